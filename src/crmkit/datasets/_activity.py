@@ -160,8 +160,7 @@ def draft_events(
     cart_person, cart_day = _active_spans(
         acquired, active_until, behaviour.abandoned_carts_per_year, rng
     )
-    buys = orders.status != 3
-    key = orders.person[buys] * (window_days + 10.0) + orders.day[buys]
+    key = orders.person * (window_days + 10.0) + orders.day  # any order, cancelled ones too
     key.sort()
     cart_key = cart_person * (window_days + 10.0) + cart_day
     nxt = np.searchsorted(key, cart_key, side="left")

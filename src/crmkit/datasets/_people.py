@@ -10,7 +10,7 @@ import numpy.typing as npt
 
 from crmkit._data import nicknames, read_csv
 from crmkit.datasets._config import ShopNoise
-from crmkit.datasets._strings import build_by, digits, drop_letter, fingerprint, join, number
+from crmkit.datasets._strings import build_by, digits, drop_letter, join, number
 
 __all__ = ["GB_SUFFIXES", "DE_SUFFIXES", "NameTables", "People", "draw_people", "name_tables"]
 
@@ -177,36 +177,65 @@ def _address(t: NameTables, rng: np.random.Generator, n: int) -> Address:
     )
 
 
-def _unique_emails(local: Str, domain: Str, rng: np.random.Generator) -> Str:
-    """E-mail addresses, made unique by appending digits to later duplicates."""
-    email = join(local, "@", domain)
-    for _ in range(20):
-        _, first, inverse = np.unique(fingerprint(email), return_index=True, return_inverse=True)
-        dup = first[inverse] != np.arange(email.size)
-        if not dup.any():
-            break
-        local = local.copy()
-        local[dup] = join(local[dup], number(rng.integers(10, 10000, int(dup.sum()))))
-        email = join(local, "@", domain)
-    return email
+def _unique_emails(local: Str, domain: Str, key: Int) -> Str:
+    """E-mail addresses made unique: later holders of one address get a 3-digit suffix.
+
+    ``key`` encodes how each address was built (pattern, name indexes, number, domain), so two
+    rows get the same address exactly when they share a key; the suffix (100 + rank) is longer
+    than any number a pattern writes, so suffixed addresses collide with nothing.
+    """
+    order = np.argsort(key, kind="stable")
+    ks = key[order]
+    new_group = np.ones(ks.size, dtype=bool)
+    new_group[1:] = ks[1:] != ks[:-1]
+    starts = np.flatnonzero(new_group)
+    rank_sorted = np.arange(ks.size) - np.repeat(starts, np.diff(np.append(starts, ks.size)))
+    rank = np.empty_like(rank_sorted)
+    rank[order] = rank_sorted
+    dup = np.flatnonzero(rank > 0)
+    if dup.size:
+        local = local.astype(f"U{local.dtype.itemsize // 4 + 3}")
+        local[dup] = join(local[dup], digits(100 + (rank[dup] - 1) % 900, 3))
+    return join(local, "@", domain)
 
 
-def _email_local(first: Str, last: Str, birth_year: Int, rng: np.random.Generator) -> Str:
-    n = first.size
-    f = np.char.lower(first)
-    la = np.char.lower(last)
+def _email_local(
+    first_idx: Int, last_idx: Int, birth_year: Int, rng: np.random.Generator
+) -> tuple[Str, Int]:
+    """Local parts from names by pattern, and an integer key of what each is made of."""
+    t = name_tables()
+    n = first_idx.size
+    first_lower = np.char.lower(t.first)
+    last_lower = np.char.lower(t.last)
+    # one token id per distinct lower-case name, whether it is a first or a last name, so that
+    # "james.alexander" built as first.last and as last.first gets one key
+    tokens = np.unique(np.concatenate([first_lower, last_lower]))
+    tf = np.searchsorted(tokens, first_lower)[first_idx]
+    tl = np.searchsorted(tokens, last_lower)[last_idx]
+    f = first_lower[first_idx]
+    la = last_lower[last_idx]
+    f0 = first_lower.astype("U1").view(np.uint32).astype(np.int64)[first_idx]
+    l0 = last_lower.astype("U1").view(np.uint32).astype(np.int64)[last_idx]
     pattern = rng.integers(0, 8, n)
+    num = np.where(pattern == 4, rng.integers(1, 100, n), rng.integers(100, 1000, n))
+    yy = birth_year % 100
     builders = [
         lambda i: join(f[i], ".", la[i]),
         lambda i: join(f[i], la[i]),
         lambda i: join(_first_letter(f[i]), ".", la[i]),
         lambda i: join(f[i], "_", la[i]),
-        lambda i: join(f[i], ".", la[i], number(rng.integers(1, 100, i.size))),
-        lambda i: join(f[i], digits(birth_year[i] % 100, 2)),
+        lambda i: join(f[i], ".", la[i], number(num[i])),
+        lambda i: join(f[i], digits(yy[i], 2)),
         lambda i: join(la[i], ".", f[i]),
-        lambda i: join(f[i], _first_letter(la[i]), number(rng.integers(100, 1000, i.size))),
+        lambda i: join(f[i], _first_letter(la[i]), number(num[i])),
     ]
-    return build_by(pattern, builders)
+    # (pattern, first part, last part, number) → one integer; last.first is first.last swapped
+    kind = np.where(pattern == 6, 0, pattern)
+    first_part = np.select([pattern == 2, pattern == 6], [1000 + f0, tl], tf)
+    last_part = np.select([pattern == 5, pattern == 7, pattern == 6], [0, 1000 + l0, tf], tl)
+    number_part = np.select([pattern == 4, pattern == 5, pattern == 7], [num, yy, num], 0)
+    key = ((kind * 2000 + first_part) * 2000 + last_part) * 1000 + number_part
+    return build_by(pattern, builders), key
 
 
 def _phones(
@@ -270,12 +299,13 @@ def draw_people(
     birth_year = birth.astype("datetime64[Y]").astype(np.int64) + 1970
     domains = np.array([d for d, _ in _DOMAINS])
     weights = np.array([w for _, w in _DOMAINS], dtype=np.float64)
-    local = _email_local(first, last, birth_year, rng)
-    alt_local = _email_local(first, last, birth_year + 1, rng)
+    local, key = _email_local(first_idx, last_idx, birth_year, rng)
+    alt_local, alt_key = _email_local(first_idx, last_idx, birth_year + 1, rng)
+    domain_idx = np.concatenate([_weighted(rng, weights, n), _weighted(rng, weights, n)])
     both = _unique_emails(
         np.concatenate([local, alt_local]),
-        np.concatenate([domains[_weighted(rng, weights, n)], domains[_weighted(rng, weights, n)]]),
-        rng,
+        domains[domain_idx],
+        np.concatenate([key, alt_key]) * len(_DOMAINS) + domain_idx,
     )
     email, alt_email = both[:n], both[n:]
     alt_email = np.where(rng.random(n) < noise.alternate_email, alt_email, "")

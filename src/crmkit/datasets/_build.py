@@ -332,6 +332,8 @@ def synthetic_shop(
         noise=noise,
         behaviour=behaviour,
         person_id=_ids("p", n),
+        first_name=people.first,
+        last_name=people.last,
         lam=purchases.lam,
         p=purchases.p,
         nu=purchases.nu,

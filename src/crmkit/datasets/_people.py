@@ -50,6 +50,7 @@ _DOMAINS = (
 )
 _DE_MOBILE = ("151", "152", "157", "160", "162", "170", "171", "172", "173", "175", "176", "177")
 _GB_LETTERS = np.array(list("ABDEFGHJLNPQRSTUWXYZ"))
+_KIND = 2000 * 2000 * 1000  # e-mail key: pattern kind * _KIND + name and number parts
 
 
 @attrs.frozen
@@ -234,7 +235,7 @@ def _email_local(
     first_part = np.select([pattern == 2, pattern == 6], [1000 + f0, tl], tf)
     last_part = np.select([pattern == 5, pattern == 7, pattern == 6], [0, 1000 + l0, tf], tl)
     number_part = np.select([pattern == 4, pattern == 5, pattern == 7], [num, yy, num], 0)
-    key = ((kind * 2000 + first_part) * 2000 + last_part) * 1000 + number_part
+    key = kind * _KIND + (first_part * 2000 + last_part) * 1000 + number_part
     return build_by(pattern, builders), key
 
 
@@ -272,8 +273,11 @@ def draw_people(
     # namesakes: a person takes the first and last name of another person
     namesake_of = np.full(n, -1, dtype=np.int64)
     if n > 1:
-        chosen = np.flatnonzero(rng.random(n) < noise.namesake)
-        other = (chosen + rng.integers(1, n, chosen.size)) % n
+        pick = rng.random(n) < noise.namesake
+        chosen, pool = np.flatnonzero(pick), np.flatnonzero(~pick)
+        if pool.size == 0:
+            chosen, pool = chosen[1:], chosen[:1]
+        other = pool[rng.integers(0, pool.size, chosen.size)]
         namesake_of[chosen] = other
         first_idx[chosen] = first_idx[other]
         last_idx[chosen] = last_idx[other]
@@ -286,7 +290,11 @@ def draw_people(
         heads = heads_pool[rng.integers(0, heads_pool.size, joiners.size)]
         household[joiners] = heads
         household[heads] = heads
-        same_name = rng.random(joiners.size) < 0.6
+        # a joiner often takes the head's last name, unless that would break a namesake pair
+        in_pair = np.zeros(n, dtype=bool)
+        in_pair[namesake_of[namesake_of >= 0]] = True
+        in_pair[namesake_of >= 0] = True
+        same_name = (rng.random(joiners.size) < 0.6) & ~in_pair[joiners]
         last_idx[joiners[same_name]] = last_idx[heads[same_name]]
     else:
         heads = np.empty(0, dtype=np.int64)
@@ -302,10 +310,14 @@ def draw_people(
     local, key = _email_local(first_idx, last_idx, birth_year, rng)
     alt_local, alt_key = _email_local(first_idx, last_idx, birth_year + 1, rng)
     domain_idx = np.concatenate([_weighted(rng, weights, n), _weighted(rng, weights, n)])
+    key = np.concatenate([key, alt_key])
+    # gmail ignores dots and treats googlemail.com as gmail.com: one mailbox, one key
+    gmail = domain_idx <= 1
+    key = np.where(gmail & (key // _KIND == 1), key - _KIND, key)
     both = _unique_emails(
         np.concatenate([local, alt_local]),
         domains[domain_idx],
-        np.concatenate([key, alt_key]) * len(_DOMAINS) + domain_idx,
+        key * len(_DOMAINS) + np.where(gmail, 0, domain_idx),
     )
     email, alt_email = both[:n], both[n:]
     alt_email = np.where(rng.random(n) < noise.alternate_email, alt_email, "")

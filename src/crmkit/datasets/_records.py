@@ -183,7 +183,7 @@ def _typo(values: Str, rng: np.random.Generator) -> Str:
     length = str_len(values)
     kind = rng.integers(0, 3, values.size)
     u = rng.random(values.size)
-    return build_by(
+    out = build_by(
         kind,
         [
             lambda i: transpose_letters(
@@ -193,6 +193,11 @@ def _typo(values: Str, rng: np.random.Generator) -> Str:
             lambda i: double_letter(values[i], np.floor(u[i] * length[i]).astype(np.int64)),
         ],
     )
+    same = np.flatnonzero(out == values)  # swapped two equal letters: double one instead
+    if same.size:
+        out = out.astype(f"U{values.dtype.itemsize // 4 + 1}")
+        out[same] = double_letter(values[same], np.floor(u[same] * length[same]).astype(np.int64))
+    return out
 
 
 def _names(

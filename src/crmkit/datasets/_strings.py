@@ -166,7 +166,8 @@ def build_by(choice: Int, builders: list[Any]) -> Str:
     parts = []
     for i, build in enumerate(builders):
         idx = np.flatnonzero(choice == i)
-        parts.append((idx, np.asarray(build(idx), dtype=str)))
+        if idx.size:
+            parts.append((idx, np.asarray(build(idx), dtype=str)))
     width = max([max(p.dtype.itemsize // 4, 1) for _, p in parts] + [1])
     out = np.empty(choice.size, dtype=f"U{width}")
     for idx, p in parts:

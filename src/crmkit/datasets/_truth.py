@@ -58,6 +58,9 @@ class ShopTruth:
     behaviour: ShopBehaviour
 
     person_id: Str
+    #: Per person: the true first and last name (records may show nicknames, typos, case).
+    first_name: Str
+    last_name: Str
     #: Per person: purchase rate λ (per day), dropout probability p, spend rate ν.
     lam: Flt
     p: Flt

@@ -31,13 +31,17 @@ def test_fields_depend_on_the_channel(big_shop: SyntheticShop) -> None:
     src = r.source
     m = src == "marketplace"
     assert np.char.endswith(r.email[m], "@marketplace.example").all()
-    assert (r.phone[m] == "").all() and (r.street[m] != "").all()
+    assert (r.phone[m] == "").all()
+    assert (r.street[m] != "").all()
     s = src == "support"
-    assert (r.email[s] != "").all() and (r.first_name[s] != "").all()
+    assert (r.email[s] != "").all()
+    assert (r.first_name[s] != "").all()
     for col in (r.phone, r.street, r.city, r.postcode, r.birth_date, r.country):
         assert (col[s] == "").all()
     lo = src == "loyalty"
-    assert (r.phone[lo] != "").all() and (r.email[lo] == "").all() and (r.street[lo] == "").all()
+    assert (r.phone[lo] != "").all()
+    assert (r.email[lo] == "").all()
+    assert (r.street[lo] == "").all()
     c = src == "checkout"
     for col in (r.email, r.phone, r.street, r.city, r.postcode, r.country):
         assert (col[c] != "").all()
@@ -48,7 +52,7 @@ def test_fields_depend_on_the_channel(big_shop: SyntheticShop) -> None:
 
 
 def test_birth_dates_are_partly_missing_and_sometimes_swapped(big_shop: SyntheticShop) -> None:
-    """Web and loyalty records leave the birth date empty at the configured rate; swaps have day ≤ 12."""
+    """Web and loyalty records leave birth dates empty at the set rate; swaps have day ≤ 12."""
     r, t = big_shop.records, big_shop.truth
     asks = np.isin(r.source, ["web", "loyalty"])
     assert_rate(r.birth_date[asks] == "", t.noise.birth_date_missing)
@@ -69,11 +73,14 @@ def test_email_noise_flags_match_the_addresses(big_shop: SyntheticShop) -> None:
     assert (r.email[has & ~case] == lower[has & ~case]).all()
     assert (r.email[case] != lower[case]).any()
     assert_rate(case[has], t.noise.email_case)
-    gmail = has & (np.char.endswith(lower, "@gmail.com") | np.char.endswith(lower, "@googlemail.com"))
+    gmail = has & (
+        np.char.endswith(lower, "@gmail.com") | np.char.endswith(lower, "@googlemail.com")
+    )
     variant = t.record_has(RecordNoise.GMAIL_VARIANT)
     assert not (variant & ~gmail).any()
     plus = np.char.find(r.email, "+") >= 0
-    assert not (plus & ~variant).any() and plus.any()
+    assert not (plus & ~variant).any()
+    assert plus.any()
     assert_rate(variant[gmail], t.noise.gmail_variant)
 
 
@@ -122,7 +129,8 @@ def test_moves_households_and_namesakes(big_shop: SyntheticShop) -> None:
     assert (t.last_name[namesake] == t.last_name[other]).all()
     assert (np.flatnonzero(namesake) != other).all()
     flagged = t.record_has(RecordNoise.NAMESAKE)
-    assert flagged.any() and namesake[t.record_person[flagged]].sum() > 0
+    assert flagged.any()
+    assert namesake[t.record_person[flagged]].sum() > 0
 
 
 def test_address_formats(big_shop: SyntheticShop) -> None:

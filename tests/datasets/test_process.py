@@ -8,7 +8,7 @@ the seeds are fixed, so the tests are deterministic.
 from __future__ import annotations
 
 import numpy as np
-from scipy import special
+from scipy import special  # type: ignore[import-untyped, unused-ignore]
 
 from crmkit.datasets import BetaGeoParams, GammaGammaParams, SyntheticShop, synthetic_shop
 
@@ -56,7 +56,11 @@ def test_repeat_purchases_match_the_bgnbd_population_mean() -> None:
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     horizon = _observed_days(shop)
     z = horizon / (alpha + horizon)
-    ex = (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + horizon)) ** r * special.hyp2f1(r, b, a + b - 1, z))
+    ex = (
+        (a + b - 1)
+        / (a - 1)
+        * (1 - (alpha / (alpha + horizon)) ** r * special.hyp2f1(r, b, a + b - 1, z))
+    )
     x = shop.truth.n_repeat
     se = x.std(ddof=1) / np.sqrt(x.size)
     assert abs(x.mean() - ex.mean()) < Z * se

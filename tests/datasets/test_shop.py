@@ -39,7 +39,8 @@ def test_same_seed_gives_bit_identical_tables() -> None:
     for f in attrs.fields(type(a.truth)):
         x, y = getattr(a.truth, f.name), getattr(b.truth, f.name)
         if isinstance(x, np.ndarray):
-            assert x.dtype == y.dtype and x.tobytes() == y.tobytes(), f.name
+            assert x.dtype == y.dtype, f.name
+            assert x.tobytes() == y.tobytes(), f.name
         else:
             assert x == y, f.name
     assert np.array_equal(a.products.price_minor, b.products.price_minor)
@@ -77,7 +78,8 @@ def test_order_totals_are_lines_plus_shipping_and_tax(small_shop: SyntheticShop)
     assert np.array_equal(sums + o.shipping_minor + o.tax_minor, o.total_minor)
     assert o.total_minor.dtype == np.int64
     assert np.array_equal(li.total_minor, li.quantity * li.unit_price_minor - li.discount_minor)
-    assert (li.discount_minor >= 0).all() and (li.quantity >= 1).all()
+    assert (li.discount_minor >= 0).all()
+    assert (li.quantity >= 1).all()
     assert np.array_equal(li.customer_id, o.customer_id[pos])
     assert np.array_equal(li.placed_at, o.placed_at[pos])
 
@@ -99,9 +101,7 @@ def test_domain_values_round_trip_to_columns(small_shop: SyntheticShop) -> None:
     lines = OrderLineColumns.from_orders(orders)
     assert lines.equals(small_shop.order_lines.take(np.arange(len(lines))))
     records = small_shop.record_values(60)
-    assert SourceRecordColumns.from_records(records).equals(
-        small_shop.records.take(np.arange(60))
-    )
+    assert SourceRecordColumns.from_records(records).equals(small_shop.records.take(np.arange(60)))
     assert len(small_shop.product_values()) == len(small_shop.products)
     with pytest.raises(InvalidInputError, match="limit"):
         small_shop.order_values(-1)
@@ -122,7 +122,8 @@ def test_returns_refund_at_most_the_order_total(big_shop: SyntheticShop) -> None
     assert len(r) > 0
     pos = np.searchsorted(o.order_id, r.order_id)
     assert np.array_equal(o.order_id[pos], r.order_id)
-    assert (r.refund_minor <= o.total_minor[pos]).all() and (r.refund_minor > 0).all()
+    assert (r.refund_minor <= o.total_minor[pos]).all()
+    assert (r.refund_minor > 0).all()
     assert np.array_equal(r.customer_id, o.customer_id[pos])
     assert (o.status[pos] != "cancelled").all()
     assert (r.at > o.placed_at[pos]).all()
@@ -167,7 +168,8 @@ def test_consents_are_granted_denied_and_revoked(big_shop: SyntheticShop) -> Non
     assert set(c.customer_id.tolist()) <= set(big_shop.records.record_id.tolist())
     revoked = c.take(c.status == "revoked")
     granted = c.take(c.status == "granted")
-    g_at = dict(zip(zip(granted.customer_id.tolist(), granted.channel.tolist()), granted.at))
+    keys = zip(granted.customer_id.tolist(), granted.channel.tolist(), strict=True)
+    g_at = dict(zip(keys, granted.at, strict=True))
     for cid, ch, at in zip(revoked.customer_id, revoked.channel, revoked.at, strict=True):
         assert g_at[(cid, ch)] < at
     # e-mail opens only while the e-mail grant holds

@@ -140,7 +140,7 @@ def draft_events(
     behaviour: ShopBehaviour,
     rng: np.random.Generator,
 ) -> EventDraft:
-    """Sessions before each online order (view, add to cart, checkout), abandoned carts, browsing and e-mail engagement.
+    """Sessions before online orders (view, add to cart, checkout), abandoned carts, browsing, mail.
 
     ``email_grants`` holds, per e-mail grant, the person and the days the grant starts and ends.
     An abandoned cart is an ``add_to_cart`` after which its person orders nothing for at least
@@ -148,7 +148,7 @@ def draft_events(
     """
     persons, types, days, logged = [], [], [], []
     # sessions of online orders: product views, add to cart, checkout, completion
-    online = np.flatnonzero(((orders.how == WEB_ACCOUNT) | (orders.how == GUEST)))
+    online = np.flatnonzero((orders.how == WEB_ACCOUNT) | (orders.how == GUEST))
     p, t, d = _sessions(
         orders.person[online], orders.day[online], [VIEW, ADD, CHECKOUT], 3.0 * _MINUTE
     )

@@ -76,7 +76,7 @@ class Catalog:
 
 
 def make_catalog(n_products: int, *, currency: str, rng: Any) -> Catalog:
-    """A catalog of ``n_products`` products over ``CATEGORIES`` with log-normal prices ending in 9."""
+    """A catalog of ``n_products`` products over ``CATEGORIES``, log-normal prices ending in 9."""
     gen = v.as_rng(rng)
     scale = 10 ** MINOR_UNITS[currency]
     names = np.array(sorted(CATEGORIES))

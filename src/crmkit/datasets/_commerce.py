@@ -92,7 +92,7 @@ def _allocate(amount: Int, parts: Int, rng: np.random.Generator) -> Int:
     share = (cum - np.repeat(before, parts)) / np.repeat(group_total, parts)
     spare = np.repeat(amount - parts, parts)
     upto = np.floor(share * spare).astype(np.int64)
-    upto[ends - 1] = (amount - parts)  # the last cumulative share is exactly the whole
+    upto[ends - 1] = amount - parts  # the last cumulative share is exactly the whole
     prev = np.concatenate([[0], upto[:-1]])
     prev[ends - parts] = 0
     out: Int = upto - prev + 1
@@ -154,9 +154,9 @@ def draft_orders(
     cancel, cancel_day = cancel[keep], cancel_day[keep]
     src = np.concatenate([np.arange(n), cancel])
     all_day = np.concatenate([day, cancel_day])
-    status = np.where(
-        day > window_days - 1.0, 2, np.where(day > window_days - 10.0, 1, 0)
-    ).astype(np.int64)
+    status = np.where(day > window_days - 1.0, 2, np.where(day > window_days - 10.0, 1, 0)).astype(
+        np.int64
+    )
     all_status = np.concatenate([status, np.full(cancel.size, 3, dtype=np.int64)])
     order = np.lexsort((src, all_day))
     src, all_day, all_status = src[order], all_day[order], all_status[order]

@@ -12,7 +12,7 @@ from crmkit._data import nicknames, read_csv
 from crmkit.datasets._config import ShopNoise
 from crmkit.datasets._strings import build_by, digits, drop_letter, join, number
 
-__all__ = ["GB_SUFFIXES", "DE_SUFFIXES", "NameTables", "People", "draw_people", "name_tables"]
+__all__ = ["DE_SUFFIXES", "GB_SUFFIXES", "NameTables", "People", "draw_people", "name_tables"]
 
 Str = npt.NDArray[np.str_]
 Int = npt.NDArray[np.int64]
@@ -82,7 +82,9 @@ def name_tables() -> NameTables:
     cities = read_csv(_DATA, "data/cities.csv")
     streets = read_csv(_DATA, "data/streets.csv")
     nick_map = nicknames()
-    start, count, flat = [], [], []
+    start: list[int] = []
+    count: list[int] = []
+    flat: list[str] = []
     for row in firsts:
         nicks = nick_map.get(row["name"], ())
         start.append(len(flat))
@@ -174,7 +176,11 @@ def _address(t: NameTables, rng: np.random.Generator, n: int) -> Address:
     )
     de_code = join(t.city_prefix[city], digits(rng.integers(0, 1000, n), 3))
     return Address(
-        city=city, street=street, suffix=suffix, number=house, postcode=np.where(de, de_code, gb_code)
+        city=city,
+        street=street,
+        suffix=suffix,
+        number=house,
+        postcode=np.where(de, de_code, gb_code),
     )
 
 

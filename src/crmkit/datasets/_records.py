@@ -105,7 +105,9 @@ def _emails(
     shared = _chance(rng, has & joiner, noise.shared_email)
     email[shared] = people.email[hh[shared]]
     flags[shared] |= RecordNoise.SHARED_EMAIL
-    gmail = has & (np.char.endswith(email, "@gmail.com") | np.char.endswith(email, "@googlemail.com"))
+    gmail = has & (
+        np.char.endswith(email, "@gmail.com") | np.char.endswith(email, "@googlemail.com")
+    )
     idx = np.flatnonzero(_chance(rng, gmail, noise.gmail_variant))
     if idx.size:
         e = email[idx]
@@ -224,7 +226,9 @@ def _names(
         sel = sel[str_len(values[sel]) >= 3]
         if sel.size:
             edited = _typo(values[sel], rng)
-            values = values.astype(f"U{max(values.dtype.itemsize // 4, edited.dtype.itemsize // 4)}")
+            values = values.astype(
+                f"U{max(values.dtype.itemsize // 4, edited.dtype.itemsize // 4)}"
+            )
             values[sel] = edited
             flags[sel] |= RecordNoise.TYPO
         if part == 0:
@@ -253,9 +257,9 @@ def _birth_dates(
     month = months.astype(np.int64) % 12 + 1
     swap = _chance(rng, given & (day <= 12) & (day != month), noise.day_month_swap)
     years = months.astype("datetime64[Y]")
-    swapped = (
-        years.astype("datetime64[M]") + (day - 1).astype("timedelta64[M]")
-    ).astype("datetime64[D]") + (month - 1).astype("timedelta64[D]")
+    swapped = (years.astype("datetime64[M]") + (day - 1).astype("timedelta64[M]")).astype(
+        "datetime64[D]"
+    ) + (month - 1).astype("timedelta64[D]")
     birth = np.where(swap, swapped, birth)
     flags[swap] |= RecordNoise.DAY_MONTH_SWAP
     text = np.where(given, birth.astype(str), "")
@@ -319,7 +323,9 @@ def _addresses(
     out_post = np.full(n, "", dtype=postcode.dtype)
     out_post[idx] = postcode
     gives_country = source != SUPPORT
-    country_now = np.where(people.moved_day[person] > day, people.old_country[person], people.country[person])
+    country_now = np.where(
+        people.moved_day[person] > day, people.old_country[person], people.country[person]
+    )
     country = np.where(gives_country, country_now, "")
     return out_street, out_city, out_post, country, flags
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import attrs
 import numpy as np
@@ -144,6 +144,7 @@ class SyntheticShop:
         ends = np.searchsorted(li.order_id, o.order_id[:n], side="right")
         starts = np.searchsorted(li.order_id, o.order_id[:n], side="left")
         out: list[Order] = []
+        lines: list[OrderLine]
         for i in range(n):
             cur = str(o.currency[i])
             lines = [
@@ -164,7 +165,7 @@ class SyntheticShop:
                     customer_id=str(o.customer_id[i]),
                     placed_at=v.from_datetime64(o.placed_at[i]),
                     currency=cur,
-                    lines=lines,
+                    lines=cast(Any, lines),  # attrs converter=tuple confuses mypy
                     status=str(o.status[i]),
                     channel=str(o.channel[i]),
                     shipping=Money(amount_minor=int(o.shipping_minor[i]), currency=cur),
@@ -189,7 +190,8 @@ class SyntheticShop:
             "persons": self.truth.n_persons,
             "records": len(self.records),
             "records_by_source": {
-                str(s): int(c) for s, c in zip(*np.unique(self.records.source, return_counts=True))
+                str(s): int(c)
+                for s, c in zip(*np.unique(self.records.source, return_counts=True), strict=True)
             },
             "orders": len(self.orders),
             "cancelled_orders": int((self.orders.status == "cancelled").sum()),

@@ -15,9 +15,9 @@ __all__ = [
     "build_by",
     "digits",
     "double_letter",
-    "head",
     "drop_letter",
     "fingerprint",
+    "head",
     "insert_char",
     "join",
     "number",
@@ -41,7 +41,7 @@ def join(*parts: Any) -> Str:
 
 
 def digits(values: Int, width: int) -> Str:
-    """Non-negative integers below 10**width as zero-padded decimal strings of ``width`` characters."""
+    """Integers in [0, 10**width) as zero-padded decimal strings of ``width`` characters."""
     x = np.asarray(values, dtype=np.int64)
     codes = np.empty((x.size, width), dtype=np.uint32)
     for k in range(width - 1, -1, -1):

@@ -20,7 +20,7 @@ Flt = npt.NDArray[np.float64]
 Bool = npt.NDArray[np.bool_]
 
 
-def _frozen_arrays(inst: object) -> None:
+def _frozen_arrays(inst: ShopTruth) -> None:
     for f in attrs.fields(type(inst)):
         value = getattr(inst, f.name)
         if isinstance(value, np.ndarray):

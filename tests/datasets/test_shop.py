@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import attrs
 import numpy as np
@@ -59,6 +60,17 @@ def test_every_table_validates_again(small_shop: SyntheticShop) -> None:
         again = type(table).from_arrays(**table.arrays())
         assert same(again, table), name
         assert all(not a.flags.writeable for a in table.arrays().values()), name
+
+
+def test_ids_have_their_documented_shape(small_shop: SyntheticShop) -> None:
+    """Record keys are a source prefix plus digits; order, event and person ids likewise."""
+    prefix = {"web": "w", "checkout": "g", "loyalty": "lc", "support": "t", "marketplace": "mb"}
+    for src, key in zip(small_shop.records.source, small_shop.records.source_key, strict=True):
+        assert re.fullmatch(prefix[str(src)] + r"\d+", str(key))
+    assert all(re.fullmatch(r"o\d+", x) for x in small_shop.orders.order_id.tolist())
+    assert all(re.fullmatch(r"e\d+", x) for x in small_shop.events.event_id.tolist())
+    assert all(re.fullmatch(r"p\d+", x) for x in small_shop.truth.person_id.tolist())
+    assert len(set(small_shop.records.record_id.tolist())) == len(small_shop.records)
 
 
 def test_orders_are_keyed_to_records_that_place_orders(small_shop: SyntheticShop) -> None:

@@ -208,7 +208,7 @@ def draft_events(
     is_logged = np.concatenate(logged)
     inside = (day >= 0) & (day < window_days)
     person, kind, day, is_logged = person[inside], kind[inside], day[inside], is_logged[inside]
-    order = np.lexsort((kind, person, day))
+    order = np.argsort(day, kind="stable")
     return EventDraft(
         person=person[order],
         type=kind[order],

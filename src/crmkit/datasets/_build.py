@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from typing import Any, TypeVar
 
 import numpy as np
@@ -72,7 +73,7 @@ def _times(start_us: int, day: Flt) -> npt.NDArray[np.datetime64]:
 
 
 def _ids(prefix: str, n: int) -> npt.NDArray[np.str_]:
-    return join(prefix, digits(np.arange(1, n + 1), _width(n)))
+    return digits(np.arange(1, n + 1), _width(n), prefix)
 
 
 C = TypeVar("C", bound=Columns)
@@ -98,6 +99,19 @@ def _check(n_customers: int, currency: str, n_products: int) -> None:
         raise InvalidInputError(f"n_products: expected an int >= 1 (got {n_products!r}).")
 
 
+class _Clock:
+    """Logs the CPU time of each step at DEBUG level."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.last = time.process_time()
+
+    def lap(self, step: str) -> None:
+        now = time.process_time()
+        _log.debug("synthetic_shop(%d): %s in %.2f s CPU", self.n, step, now - self.last)
+        self.last = now
+
+
 class _RecordDraft:
     """Records before their fields are written: person, source, day, final position, key."""
 
@@ -113,7 +127,7 @@ class _RecordDraft:
         keys = np.empty(order.size, dtype=f"U{2 + _width(order.size)}")
         for s, prefix in enumerate(_KEY_PREFIX):
             sel = np.flatnonzero(self.source == s)
-            keys[sel] = join(prefix, digits(np.arange(1, sel.size + 1), _width(sel.size)))
+            keys[sel] = digits(np.arange(1, sel.size + 1), _width(sel.size), prefix)
         self.key = keys
         self.record_id = join(np.array(SOURCES)[self.source], ":", keys)
 
@@ -184,8 +198,9 @@ def synthetic_shop(
     window = float((end64 - start64) / np.timedelta64(1, "us")) / _DAY_US
     scale = 10 ** MINOR_UNITS[currency]
 
-    _log.debug("synthetic shop: drawing %d persons", n)
+    clock = _Clock(n)
     people = draw_people(n, start=start64, noise=noise, window_days=window, rng=streams[0])
+    clock.lap("persons")
     g = streams[1]
     acquired = g.random(n) * window
     purchases = draw_purchases(acquired, window, bgnbd, spend, g)
@@ -194,6 +209,7 @@ def synthetic_shop(
     has_market = g.random(n) < behaviour.marketplace
     how = assign_channels(purchases.person, has_web, has_loyalty, has_market, behaviour, g)
 
+    clock.lap("purchases")
     # records: web accounts, guest checkouts, loyalty cards, support tickets, marketplace buyers
     g = streams[2]
     web_p = np.flatnonzero(has_web)
@@ -226,6 +242,7 @@ def synthetic_shop(
         -1,
     )
     purchase_record[guest_rows] = draft.positions(1)
+    clock.lap("record draft")
     fields = write_records(people, draft.person, draft.source, draft.day, noise, streams[3])
     records = _table(
         SourceRecordColumns,
@@ -244,8 +261,8 @@ def synthetic_shop(
         country=fields.country,
     )
 
+    clock.lap("records")
     # orders and lines, returns
-    _log.debug("synthetic shop: %d purchases", purchases.person.size)
     catalog = make_catalog(n_products, currency=currency, rng=streams[4])
     od = draft_orders(
         purchases.person,
@@ -258,8 +275,10 @@ def synthetic_shop(
         behaviour=behaviour,
         rng=streams[5],
     )
+    clock.lap("order draft")
     order_record = purchase_record[od.purchase]
     orders, lines, order_ids = _order_tables(od, order_record, draft.record_id, catalog, start_us)
+    clock.lap("order tables")
     rd = draft_returns(od, window_days=window, behaviour=behaviour, rng=streams[5])
     returns = _table(
         ReturnColumns,
@@ -271,6 +290,7 @@ def synthetic_shop(
         currency=np.full(rd.order.size, currency),
     )
 
+    clock.lap("returns")
     # consents and events
     g = streams[6]
     cd = draft_consents(
@@ -291,6 +311,7 @@ def synthetic_shop(
         at=_times(start_us, cd.day),
         expires_at=np.full(cd.record.size, np.datetime64("NaT", "us")),
     )
+    clock.lap("consents")
     email_granted = (cd.channel == 0) & (cd.status == 0)
     grant_end = np.full(len(draft.day), window)
     revoked = (cd.channel == 0) & (cd.status == 2)
@@ -313,17 +334,23 @@ def synthetic_shop(
         behaviour=behaviour,
         rng=streams[7],
     )
+    clock.lap("event draft")
     types = np.array(EVENT_TYPES)[ed.type]
-    is_email = np.isin(ed.type, [EVENT_TYPES.index("email_open"), EVENT_TYPES.index("email_click")])
-    known = ed.logged_in & (web_pos[ed.person] >= 0)
+    is_email = ed.type >= EVENT_TYPES.index("email_open")  # e-mail events come last
+    known = np.flatnonzero(ed.logged_in & (web_pos[ed.person] >= 0))
+    event_customer = np.zeros(ed.person.size, dtype=draft.record_id.dtype)
+    event_customer[known] = draft.record_id[web_pos[ed.person[known]]]
+    anonymous = people.cookie[ed.person]
+    anonymous[is_email] = ""
     events = _table(
         EventColumns,
         event_id=_ids("e", ed.person.size),
-        customer_id=np.where(known, draft.record_id[np.maximum(web_pos[ed.person], 0)], ""),
-        anonymous_id=np.where(is_email, "", people.cookie[ed.person]),
+        customer_id=event_customer,
+        anonymous_id=anonymous,
         type=types,
         at=_times(start_us, ed.day),
     )
+    clock.lap("events")
     truth = ShopTruth(
         start=start,
         end=end,
@@ -357,6 +384,7 @@ def synthetic_shop(
         consent_person=draft.person[cd.record],
         abandoned_carts=ed.abandoned_carts,
     )
+    clock.lap("truth")
     return SyntheticShop(
         records=records,
         orders=orders,

@@ -31,6 +31,8 @@ __all__ = [
 Str = npt.NDArray[np.str_]
 Int = npt.NDArray[np.int64]
 
+_PAIRS = (48 + np.stack([np.arange(100) // 10, np.arange(100) % 10], axis=1)).astype(np.uint32)
+
 
 def join(*parts: Any) -> Str:
     """Element-wise concatenation of string arrays and scalars."""
@@ -40,13 +42,19 @@ def join(*parts: Any) -> Str:
     return out
 
 
-def digits(values: Int, width: int) -> Str:
-    """Integers in [0, 10**width) as zero-padded decimal strings of ``width`` characters."""
+def digits(values: Int, width: int, prefix: str = "") -> Str:
+    """Integers in [0, 10**width) as ``prefix`` + zero-padded decimal strings of ``width`` digits."""
     x = np.asarray(values, dtype=np.int64)
-    codes = np.empty((x.size, width), dtype=np.uint32)
-    for k in range(width - 1, -1, -1):
-        codes[:, k] = 48 + x % 10
-        x = x // 10
+    codes = np.empty((x.size, len(prefix) + width), dtype=np.uint32)
+    for j, ch in enumerate(prefix):
+        codes[:, j] = ord(ch)
+    k = len(prefix) + width
+    while k - len(prefix) >= 2:  # two digits per step from a lookup table of "00".."99"
+        codes[:, k - 2 : k] = _PAIRS[x % 100]
+        x = x // 100
+        k -= 2
+    if k > len(prefix):
+        codes[:, k - 1] = 48 + x % 10
     return _from_codes(codes)
 
 

@@ -43,7 +43,7 @@ def join(*parts: Any) -> Str:
 
 
 def digits(values: Int, width: int, prefix: str = "") -> Str:
-    """Integers in [0, 10**width) as ``prefix`` + zero-padded decimal strings of ``width`` digits."""
+    """Integers in [0, 10**width) as ``prefix`` + ``width`` zero-padded decimal digits."""
     x = np.asarray(values, dtype=np.int64)
     codes = np.empty((x.size, len(prefix) + width), dtype=np.uint32)
     for j, ch in enumerate(prefix):

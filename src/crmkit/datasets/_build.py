@@ -338,7 +338,8 @@ def synthetic_shop(
     types = np.array(EVENT_TYPES)[ed.type]
     is_email = ed.type >= EVENT_TYPES.index("email_open")  # e-mail events come last
     known = np.flatnonzero(ed.logged_in & (web_pos[ed.person] >= 0))
-    event_customer = np.zeros(ed.person.size, dtype=draft.record_id.dtype)
+    web_width = len(SOURCES[WEB]) + 1 + len(_KEY_PREFIX[WEB]) + _width(web_p.size)
+    event_customer = np.zeros(ed.person.size, dtype=f"U{web_width}")
     event_customer[known] = draft.record_id[web_pos[ed.person[known]]]
     anonymous = people.cookie[ed.person]
     anonymous[is_email] = ""

@@ -262,7 +262,7 @@ def _birth_dates(
     ) + (month - 1).astype("timedelta64[D]")
     birth = np.where(swap, swapped, birth)
     flags[swap] |= RecordNoise.DAY_MONTH_SWAP
-    text = np.where(given, birth.astype(str), "")
+    text = np.where(given, birth.astype("U10"), "")
     return text, flags
 
 

@@ -15,7 +15,7 @@ Example:
     >>> round(two_proportion_test(100, 1000, 130, 1000).difference, 2)
     0.03
     >>> qini_auc_score([1, 0, 1, 0], [0.9, 0.5, 0.3, 0.1], [1, 0, 0, 1])
-    0.75
+    0.8333333333333334
 """
 
 from __future__ import annotations
@@ -117,6 +117,7 @@ __all__ = [
     "probability_to_beat_control",
     "qini_auc_score",
     "qini_curve",
+    "qini_score",
     "response_rate_by_percentile",
     "sample_ratio_test",
     "sample_size_two_means",

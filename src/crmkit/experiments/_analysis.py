@@ -121,8 +121,10 @@ class ExperimentAnalysis:
             A/B/n test: 2 arms, 100 customers, control 'a'
         """
         lines = [
-            f"A/B/n test: {len(self.arms)} arms, {int(self.n.sum())} customers, "
-            f"control {self.control!r}",
+            (
+                f"A/B/n test: {len(self.arms)} arms, {int(self.n.sum())} customers, "
+                f"control {self.control!r}"
+            ),
             self.srm.summary(),
         ]
         for i, arm in enumerate(self.arms):
@@ -317,7 +319,8 @@ def _roi(
         return None
     if cost_per_contact <= 0:
         raise InvalidInputError(
-            f"cost_per_contact: must be > 0 (got {cost_per_contact!r}). Pass the cost of one contact."
+            f"cost_per_contact: must be > 0 (got {cost_per_contact!r}). "
+            "Pass the cost of one contact."
         )
     if mean_v is None:
         raise InvalidInputError(

@@ -40,9 +40,9 @@ class ModelCurves:
     """Curves per model column: ``values[i, j]`` is model ``names[j]`` after targeting ``i`` rows.
 
     Example:
-        >>> c = get_qini({"y": [1, 0, 1, 0], "w": [1, 0, 0, 1], "m": [0.9, 0.5, 0.3, 0.1]})
+        >>> c = get_qini({"y": [1, 0], "w": [1, 0], "m": [1.0, 0.0]})
         >>> c.names, c.values[:, 0].tolist()
-        (('m',), [0.0, 1.0, 1.0, 0.0, 0.0])
+        (('m',), [0.0, 0.5, 1.0])
     """
 
     names: tuple[str, ...]
@@ -65,9 +65,10 @@ class ModelScores:
     """One score per model column; with ``return_ci`` also the bootstrap interval columns.
 
     Example:
-        >>> s = qini_score({"y": [1, 0, 1, 0], "w": [1, 0, 0, 1], "m": [0.9, 0.5, 0.3, 0.1]})
+        >>> s = qini_score({"y": [1, 0, 1, 0, 1, 0], "w": [1, 0, 0, 1, 1, 0],
+        ...                 "m": [0.9, 0.5, 0.3, 0.1, 0.7, 0.2]})
         >>> s.names, round(s["m"], 4)
-        (('m',), 0.6)
+        (('m',), 0.5476)
     """
 
     names: tuple[str, ...]
@@ -245,7 +246,7 @@ def get_qini(
 
     Example:
         >>> get_qini({"y": [1, 0], "w": [1, 0], "m": [1.0, 0.0]})["m"].tolist()
-        [0.0, 1.0, 1.0]
+        [0.0, 0.5, 1.0]
     """
     del random_seed
     curves = _curves(df, outcome_col, treatment_col, treatment_effect_col, "qini")
@@ -311,8 +312,9 @@ def auuc_score(
     """Area under the cumulative gain curve, averaged over its ``n + 1`` points (causalml).
 
     Example:
-        >>> auuc_score({"y": [1, 0, 1, 0], "w": [1, 0, 0, 1], "m": [0.9, 0.5, 0.3, 0.1]})["m"]
-        0.0
+        >>> round(auuc_score({"y": [1, 0, 1, 0, 1, 0], "w": [1, 0, 0, 1, 1, 0],
+        ...                   "m": [0.9, 0.5, 0.3, 0.1, 0.7, 0.2]})["m"], 4)
+        0.8571
     """
     gain = get_cumgain(df, outcome_col, treatment_col, treatment_effect_col, normalize)
     point = ModelScores(
@@ -348,9 +350,9 @@ def qini_score(
     The random line joins the first model's first and last points, as causalml 0.18 does.
 
     Example:
-        >>> round(qini_score({"y": [1, 0, 1, 0], "w": [1, 0, 0, 1],
-        ...                   "m": [0.9, 0.5, 0.3, 0.1]})["m"], 4)
-        0.6
+        >>> round(qini_score({"y": [1, 0, 1, 0, 1, 0], "w": [1, 0, 0, 1, 1, 0],
+        ...                   "m": [0.9, 0.5, 0.3, 0.1, 0.7, 0.2]})["m"], 4)
+        0.5476
     """
     qini = get_qini(df, outcome_col, treatment_col, treatment_effect_col, normalize)
     v = qini.values

@@ -66,7 +66,7 @@ class UpliftEvaluation:
         >>> t = rng.integers(0, 2, 2000); s = rng.random(2000)
         >>> y = (rng.random(2000) < 0.1 + 0.2 * t * s).astype(int)
         >>> ev = evaluate_uplift(y, s, t, n_resamples=50, rng=7)
-        >>> ev.qini_auc.low < ev.qini_auc.estimate < ev.qini_auc.high
+        >>> bool(ev.qini_auc.low < ev.qini_auc.estimate < ev.qini_auc.high)
         True
     """
 
@@ -92,8 +92,10 @@ class UpliftEvaluation:
             uplift evaluation (scikit-uplift convention): 50 treated, 50 control
         """
         lines = [
-            f"uplift evaluation (scikit-uplift convention): {self.n_treatment} treated, "
-            f"{self.n_control} control",
+            (
+                f"uplift evaluation (scikit-uplift convention): {self.n_treatment} treated, "
+                f"{self.n_control} control"
+            ),
             f"  Qini AUC (qini_auc_score, negative_effect=True): {self.qini_auc}",
         ]
         if self.uplift_auc is not None:
@@ -138,7 +140,7 @@ def _areas_weighted(
 def _norm_area(x: FloatArray, v: FloatArray, xp: FloatArray, vp: FloatArray) -> float:
     x, v = _start_at_origin(x, v)
     xp, vp = _start_at_origin(xp, vp)
-    base = xp[-1] * vp[-1] / 2.0
+    base = float(xp[-1] * vp[-1]) / 2.0
     return (_auc(x, v) - base) / (_auc(xp, vp) - base)
 
 
@@ -151,7 +153,7 @@ def _at_k(w: FloatArray, ys: FloatArray, ts: FloatArray, size: int) -> float:
     nc = float(take.sum()) - nt
     yt = float(np.dot(take * tt, ys[:stop]))
     yc = float(np.dot(take, ys[:stop])) - yt
-    return yt / nt - yc / nc if nt > 0 and nc > 0 else np.nan
+    return yt / nt - yc / nc if nt > 0 and nc > 0 else float("nan")
 
 
 def evaluate_uplift(

@@ -89,7 +89,7 @@ class LogisticRegression:
         >>> y = (rng.random(2000) < 1 / (1 + np.exp(-(0.5 + 2 * x[:, 0])))).astype(int)
         >>> fit = LogisticRegression(l2=0.0).fit(x, y)
         >>> round(fit.intercept, 1), round(float(fit.coef[0]), 1)
-        (0.5, 2.0)
+        (0.6, 2.2)
     """
 
     l2: float = 1.0

@@ -67,7 +67,7 @@ def _desc_order(score: FloatArray) -> npt.NDArray[np.intp]:
 def _block_sums(
     y: FloatArray, s: FloatArray, t: FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Cumulative (n_all, n_treated, y_treated, y_control) at the end of each run of equal scores."""
+    """Cumulative (n_all, n_treated, y_treated, y_control) at the end of each run of ties."""
     order = _desc_order(s)
     ys, ts, ss = y[order], t[order], s[order]
     ends = np.r_[np.flatnonzero(np.diff(ss)), ss.size - 1]
@@ -120,7 +120,7 @@ def qini_curve(y_true: Any, uplift: Any, treatment: Any) -> tuple[FloatArray, Fl
     Example:
         >>> x, q = qini_curve([1, 0, 1, 0], [0.9, 0.5, 0.3, 0.1], [1, 0, 0, 1])
         >>> x.tolist(), q.tolist()
-        ([0.0, 1.0, 2.0, 3.0, 4.0], [0.0, 1.0, 1.0, 0.0, 0.0])
+        ([0.0, 1.0, 2.0, 3.0, 4.0], [0.0, 1.0, 1.0, 0.5, 0.0])
     """
     y, s, t = _inputs(y_true, uplift, treatment)
     n, n_t, y_t, y_c = _block_sums(y, s, t)
@@ -134,7 +134,7 @@ def uplift_curve(y_true: Any, uplift: Any, treatment: Any) -> tuple[FloatArray, 
     Example:
         >>> x, u = uplift_curve([1, 0, 1, 0], [0.9, 0.5, 0.3, 0.1], [1, 0, 0, 1])
         >>> u.tolist()
-        [0.0, 0.0, 2.0, 0.0, 0.0]
+        [0.0, 1.0, 2.0, 1.5, 0.0]
     """
     y, s, t = _inputs(y_true, uplift, treatment)
     n, n_t, y_t, y_c = _block_sums(y, s, t)
@@ -174,7 +174,7 @@ def perfect_uplift_curve(y_true: Any, treatment: Any) -> tuple[FloatArray, Float
 
     Example:
         >>> perfect_uplift_curve([1, 0, 1, 0], [1, 0, 0, 1])[1].tolist()
-        [0.0, 1.0, 2.0, 1.0, 0.0]
+        [0.0, 1.0, 2.0, 1.5, 0.0]
     """
     y = as_binary_array("y_true", y_true)
     t = as_binary_array("treatment", treatment)
@@ -207,7 +207,7 @@ def qini_auc_score(y_true: Any, uplift: Any, treatment: Any, negative_effect: bo
 
     Example:
         >>> qini_auc_score([1, 0, 1, 0], [0.9, 0.5, 0.3, 0.1], [1, 0, 0, 1])
-        0.75
+        0.8333333333333334
     """
     actual = qini_curve(y_true, uplift, treatment)
     return _normalized_area(actual, perfect_qini_curve(y_true, treatment, negative_effect))
@@ -218,7 +218,7 @@ def uplift_auc_score(y_true: Any, uplift: Any, treatment: Any) -> float:
 
     Example:
         >>> round(uplift_auc_score([1, 0, 1, 0], [0.9, 0.5, 0.3, 0.1], [1, 0, 0, 1]), 4)
-        0.6667
+        1.0
     """
     as_binary_array("y_true", y_true)
     actual = uplift_curve(y_true, uplift, treatment)
@@ -323,7 +323,7 @@ def _split_edges(n: int, bins: int) -> npt.NDArray[np.intp]:
     q, r = divmod(n, bins)
     sizes = np.full(bins, q, dtype=np.intp)
     sizes[:r] += 1
-    return np.r_[0, np.cumsum(sizes)]
+    return np.asarray(np.r_[0, np.cumsum(sizes)], dtype=np.intp)
 
 
 def weighted_average_uplift(
@@ -347,7 +347,7 @@ class PercentileTable:
     Example:
         >>> tab = uplift_by_percentile([1, 0, 1, 0], [0.9, 0.5, 0.3, 0.1], [1, 0, 0, 1], bins=2)
         >>> tab.percentile, tab.uplift.tolist()
-        (('0-50', '50-100'), [0.0, 0.0])
+        (('0-50', '50-100'), [1.0, -1.0])
     """
 
     percentile: tuple[str, ...]
@@ -369,8 +369,10 @@ class PercentileTable:
             percentile  n_treat  n_ctrl  rate_treat  rate_ctrl   uplift
         """
         lines = [
-            f"{'percentile':>10} {'n_treat':>8} {'n_ctrl':>7} {'rate_treat':>11} "
-            f"{'rate_ctrl':>10} {'uplift':>8}"
+            (
+                f"{'percentile':>10} {'n_treat':>8} {'n_ctrl':>7} {'rate_treat':>11} "
+                f"{'rate_ctrl':>10} {'uplift':>8}"
+            )
         ]
         for i, p in enumerate(self.percentile):
             lines.append(

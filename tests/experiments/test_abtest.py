@@ -71,9 +71,7 @@ def test_cuped_keeps_the_effect_and_removes_the_explained_variance():
     # SE of the difference is ~0.01: 4 SE around the truth.
     assert reduced.difference == pytest.approx(0.5, abs=0.025)
     assert reduced.se < 0.65 * plain.se
-    res = analyze_experiment(
-        np.where(t == 1, "b", "a"), control="a", value=y, covariate=x
-    )
+    res = analyze_experiment(np.where(t == 1, "b", "a"), control="a", value=y, covariate=x)
     assert res.comparisons[0].value_cuped.difference == pytest.approx(reduced.difference)
 
 
@@ -84,7 +82,9 @@ def test_probability_to_beat_control_matches_monte_carlo():
     a = rng.beta(*res.posterior_control, 1_000_000)
     b = rng.beta(*res.posterior_treatment, 1_000_000)
     mc = float(np.mean(b > a))
-    assert res.probability_to_beat_control == pytest.approx(mc, abs=4 * np.sqrt(mc * (1 - mc) / 1e6))
+    assert res.probability_to_beat_control == pytest.approx(
+        mc, abs=4 * np.sqrt(mc * (1 - mc) / 1e6)
+    )
     # A non-integer prior takes the integration route and gives the same kind of answer.
     half = probability_to_beat_control(48, 520, 63, 515, prior_alpha=0.5, prior_beta=0.5)
     assert half.probability_to_beat_control == pytest.approx(mc, abs=0.01)
@@ -113,7 +113,10 @@ def test_sample_size_gives_the_promised_power_in_simulation():
     rng = np.random.default_rng(8)
     a, b = rng.binomial(n, 0.10, 4000), rng.binomial(n, 0.13, 4000)
     rejected = np.mean(
-        [two_proportion_test(int(x), n, int(y), n).p_value < 0.05 for x, y in zip(a, b, strict=True)]
+        [
+            two_proportion_test(int(x), n, int(y), n).p_value < 0.05
+            for x, y in zip(a, b, strict=True)
+        ]
     )
     assert rejected == pytest.approx(0.8, abs=0.02)
 

@@ -36,7 +36,9 @@ PUBLISHED_GGL = {
 def test_hillstrom_arm_sizes_and_rates_match_the_published_figures(hillstrom):
     """Arm sizes are exact; rates agree with the published ones to their rounding (half a unit)."""
     res = analyze_experiment(
-        hillstrom["segment"], control="No E-Mail", converted=hillstrom["visit"],
+        hillstrom["segment"],
+        control="No E-Mail",
+        converted=hillstrom["visit"],
         value=hillstrom["spend"],
     )
     assert int(res.n.sum()) == 64_000
@@ -106,8 +108,10 @@ def test_hillstrom_two_model_uplift_ranks_better_than_random(hillstrom):
     seg = hillstrom["segment"]
     keep = seg != "Mens E-Mail"
     x = np.column_stack(
-        [np.log1p(hillstrom[c][keep]) if c in ("history", "recency") else hillstrom[c][keep]
-         for c in ("recency", "history", "mens", "womens", "newbie")]
+        [
+            np.log1p(hillstrom[c][keep]) if c in ("history", "recency") else hillstrom[c][keep]
+            for c in ("recency", "history", "mens", "womens", "newbie")
+        ]
     )
     y, t = hillstrom["visit"][keep], (seg[keep] == "Womens E-Mail").astype(int)
     train = np.arange(y.size) % 2 == 0
@@ -122,7 +126,9 @@ def test_hillstrom_two_model_uplift_ranks_better_than_random(hillstrom):
 def test_social_pressure_multi_arm_matches_the_published_table(social_pressure):
     """Five arms: sizes exact, turnout within published rounding, all four letters significant."""
     res = analyze_experiment(
-        social_pressure["arm"], control="Control", converted=social_pressure["voted"],
+        social_pressure["arm"],
+        control="Control",
+        converted=social_pressure["voted"],
         correction="holm",
     )
     for i, arm in enumerate(res.arms):

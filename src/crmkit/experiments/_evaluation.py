@@ -226,9 +226,12 @@ def evaluate_uplift(
         w = np.bincount(gen.integers(0, n, n), minlength=n).astype(np.float64)
         draws[b] = stats_for(w)
     tail = (1 - level) / 2
-    with np.errstate(invalid="ignore"):
-        lo = np.nanquantile(draws, tail, axis=0)
-        hi = np.nanquantile(draws, 1 - tail, axis=0)
+    lo = np.full(3, np.nan)
+    hi = np.full(3, np.nan)
+    for i in range(3):
+        finite = draws[:, i][np.isfinite(draws[:, i])]
+        if finite.size:
+            lo[i], hi[i] = np.quantile(finite, [tail, 1 - tail])
 
     def interval(i: int) -> Interval:
         return Interval(estimate=point[i], low=float(lo[i]), high=float(hi[i]), level=level)

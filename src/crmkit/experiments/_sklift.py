@@ -344,6 +344,9 @@ def weighted_average_uplift(
 class PercentileTable:
     """Uplift per score bin (scikit-uplift's ``uplift_by_percentile`` as aligned arrays).
 
+    The ``std_*`` columns are binomial (``sqrt(r (1 - r) / n)``), as in scikit-uplift; they are
+    NaN where that is undefined for a non-binary outcome.
+
     Example:
         >>> tab = uplift_by_percentile([1, 0, 1, 0], [0.9, 0.5, 0.3, 0.1], [1, 0, 0, 1], bins=2)
         >>> tab.percentile, tab.uplift.tolist()
@@ -419,6 +422,8 @@ def uplift_by_percentile(
         if string_percentiles
         else [str(p) for p in pct]
     )
+    with np.errstate(invalid="ignore"):  # binomial variances are negative for non-binary outcomes
+        std_t, std_c, std_u = np.sqrt(vt), np.sqrt(vc), np.sqrt(vt + vc)
     return PercentileTable(
         percentile=tuple(labels),
         n_treatment=nt,
@@ -426,7 +431,7 @@ def uplift_by_percentile(
         response_rate_treatment=rt,
         response_rate_control=rc,
         uplift=frozen(rt - rc),
-        std_treatment=frozen(np.sqrt(vt)),
-        std_control=frozen(np.sqrt(vc)),
-        std_uplift=frozen(np.sqrt(vt + vc)),
+        std_treatment=frozen(std_t),
+        std_control=frozen(std_c),
+        std_uplift=frozen(std_u),
     )

@@ -137,6 +137,36 @@ def _areas_weighted(
     )
 
 
+class _CellPerfect:
+    """Perfect curves of a binary outcome from the weighted counts of the four (y, t) cells.
+
+    Cell ``c = 2 y + t``. The perfect Qini score ``y t - y (1 - t)`` orders the cells as
+    {(1,1)}, {(0,0), (0,1)}, {(1,0)}; the perfect uplift score ``2 [y = t] + summand`` orders them
+    (1,1), (0,0), then (1,0), (0,1) when the summand is y, or (0,1), (1,0) when it is t.
+    """
+
+    def _points(
+        self, cw: FloatArray, blocks: tuple[tuple[int, ...], ...], kind: str
+    ) -> tuple[FloatArray, FloatArray]:
+        n = np.array([sum(cw[c] for c in b) for b in blocks])
+        n_t = np.array([sum(cw[c] for c in b if c % 2 == 1) for b in blocks])
+        y_t = np.array([cw[3] if 3 in b else 0.0 for b in blocks])
+        y_c = np.array([cw[2] if 2 in b else 0.0 for b in blocks])
+        keep = n > 0  # a block that is absent from the resample is no point of the curve
+        n, n_t, y_t, y_c = (np.cumsum(v)[keep] for v in (n, n_t, y_t, y_c))
+        if kind == "qini":
+            return n, _qini_values(n, n_t, y_t, y_c)
+        return n, _uplift_values(n, n_t, y_t, y_c)
+
+    def qini(self, cw: FloatArray) -> tuple[FloatArray, FloatArray]:
+        return self._points(cw, ((3,), (0, 1), (2,)), "qini")
+
+    def uplift(self, cw: FloatArray) -> tuple[FloatArray, FloatArray]:
+        # control responders (cell 2) against treated non-responders (cell 1)
+        blocks = ((3,), (0,), (2,), (1,)) if cw[2] > cw[1] else ((3,), (0,), (1,), (2,))
+        return self._points(cw, blocks, "uplift")
+
+
 def _norm_area(x: FloatArray, v: FloatArray, xp: FloatArray, vp: FloatArray) -> float:
     x, v = _start_at_origin(x, v)
     xp, vp = _start_at_origin(xp, vp)
@@ -166,10 +196,17 @@ def evaluate_uplift(
     n_resamples: int = 200,
     level: float = 0.95,
     rng: np.random.Generator | int | None = None,
+    resolution: int = 5000,
 ) -> UpliftEvaluation:
     """Qini/uplift curves and areas, uplift at ``k`` and by percentile, with bootstrap CIs.
 
-    Works for binary and continuous outcomes (the uplift AUC needs a binary one).
+    Works for binary and continuous outcomes (the uplift AUC needs a binary one). Point estimates
+    are exact. A bootstrap replicate resamples customers with replacement; for a binary outcome
+    it draws the resampled counts of each (score group, outcome, treatment) cell from their
+    multinomial distribution, which is exact when the scores have at most ``resolution``
+    distinct values. With more, consecutive runs of tied scores are merged into ``resolution``
+    groups of about equal size for the replicates only (the curve is then evaluated at those
+    group ends), and uplift at ``k`` splits the group holding the cut in proportion.
 
     Example:
         >>> ev = evaluate_uplift([1, 0, 1, 0] * 25, np.linspace(1, 0, 100),
@@ -192,39 +229,67 @@ def evaluate_uplift(
     order = _desc_order(s)
     ys, ts, ss = y[order], t[order], s[order]
     ends = np.r_[np.flatnonzero(np.diff(ss)), n - 1]
-    # The perfect curves' sort orders, in the model's sorted positions.
-    perf_q = ys * ts - ys * (1 - ts)
-    q_order = _desc_order(perf_q)
-    q_ends = np.r_[np.flatnonzero(np.diff(perf_q[q_order])), n - 1]
-    u_orders = []
-    if binary:
-        for summand in (ys, ts):
-            score = 2 * (ys == ts) + summand
-            o = _desc_order(score)
-            u_orders.append((o, np.r_[np.flatnonzero(np.diff(score[o])), n - 1]))
+    yts = ys * ts
     size = int(n * k)
+    if binary:
+        cells = (2 * ys + ts).astype(np.intp)  # (y, t) cell of each sorted row: 0..3
+        perfect = _CellPerfect()
+        if ends.size > resolution:
+            targets = np.linspace(0, n, resolution + 1)[1:] - 1
+            g_ends = ends[np.unique(np.searchsorted(ends, targets))]
+        else:
+            g_ends = ends
+        group = np.searchsorted(g_ends, np.arange(n))
+        cell_counts = np.bincount(group * 4 + cells, minlength=4 * g_ends.size)
+        probs = cell_counts / n
+    else:
+        perf_q = ys * ts - ys * (1 - ts)
+        q_order = _desc_order(perf_q)
+        q_ends = np.r_[np.flatnonzero(np.diff(perf_q[q_order])), n - 1]
+        ys_q, ts_q = ys[q_order], ts[q_order]
+
+    def stats_for_counts(c: npt.NDArray[np.int64]) -> tuple[float, float, float]:
+        cf = c.reshape(-1, 4).astype(np.float64)
+        cum = np.cumsum(cf, axis=0)
+        nn = cum.sum(axis=1)
+        nt = cum[:, 1] + cum[:, 3]
+        yt = cum[:, 3]
+        yc = cum[:, 2]
+        cw = cum[-1]
+        qa = _norm_area(nn, _qini_values(nn, nt, yt, yc), *perfect.qini(cw))
+        ua = _norm_area(nn, _uplift_values(nn, nt, yt, yc), *perfect.uplift(cw))
+        j = int(np.searchsorted(nn, size))
+        before = cum[j - 1] if j > 0 else np.zeros(4)
+        inside = cf[j].sum()
+        top = before + (size - before.sum()) / inside * cf[j] if inside > 0 else before
+        t_n, c_n = top[1] + top[3], top[0] + top[2]
+        at_k = top[3] / t_n - top[2] / c_n if t_n > 0 and c_n > 0 else float("nan")
+        return qa, ua, at_k
 
     def stats_for(w: FloatArray) -> tuple[float, float, float]:
-        nn, nt, yt, yc = _areas_weighted(w, ys, ts, ends)
-        wq = w[q_order]
-        pn, pnt, pyt, pyc = _areas_weighted(wq, ys[q_order], ts[q_order], q_ends)
-        qa = _norm_area(nn, _qini_values(nn, nt, yt, yc), pn, _qini_values(pn, pnt, pyt, pyc))
-        ua = np.nan
+        nn = np.cumsum(w)[ends]
+        nt = np.cumsum(w * ts)[ends]
+        yt = np.cumsum(w * yts)[ends]
+        yc = np.cumsum(w * ys)[ends] - yt
+        qini = _qini_values(nn, nt, yt, yc)
+        ua = float("nan")
         if binary:
-            cr = float(np.dot(w, ys * (1 - ts)))
-            tn = float(np.dot(w, (1 - ys) * ts))
-            o, e = u_orders[0] if cr > tn else u_orders[1]
-            un, unt, uyt, uyc = _areas_weighted(w[o], ys[o], ts[o], e)
-            ua = _norm_area(
-                nn, _uplift_values(nn, nt, yt, yc), un, _uplift_values(un, unt, uyt, uyc)
-            )
+            cw = np.bincount(cells, weights=w, minlength=4).astype(np.float64)
+            qa = _norm_area(nn, qini, *perfect.qini(cw))
+            ua = _norm_area(nn, _uplift_values(nn, nt, yt, yc), *perfect.uplift(cw))
+        else:
+            pn, pnt, pyt, pyc = _areas_weighted(w[q_order], ys_q, ts_q, q_ends)
+            qa = _norm_area(nn, qini, pn, _qini_values(pn, pnt, pyt, pyc))
         return qa, ua, _at_k(w, ys, ts, size)
 
     point = stats_for(np.ones(n))
     draws = np.empty((n_resamples, 3))
     for b in range(n_resamples):
-        w = np.bincount(gen.integers(0, n, n), minlength=n).astype(np.float64)
-        draws[b] = stats_for(w)
+        if binary:
+            draws[b] = stats_for_counts(gen.multinomial(n, probs))
+        else:
+            w = np.bincount(gen.integers(0, n, n), minlength=n).astype(np.float64)
+            draws[b] = stats_for(w)
     tail = (1 - level) / 2
     lo = np.full(3, np.nan)
     hi = np.full(3, np.nan)

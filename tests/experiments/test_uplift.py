@@ -239,3 +239,20 @@ def test_causalml_scores_by_hand():
     assert qini_score(frame).names == ("a", "b")
     ci = qini_score(frame, return_ci=True, n_bootstrap=20, random_state=0)
     assert ci.ci_lower is not None and ci.p_value is not None
+
+
+def test_plot_draws_the_curve_and_the_random_line():
+    """With matplotlib installed, plot() returns axes holding the curve and the random line."""
+    mpl = pytest.importorskip("matplotlib")
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ev = evaluate_uplift(
+        [1, 0, 1, 0] * 25, np.linspace(1, 0, 100), [1, 0, 0, 1] * 25, n_resamples=5, rng=0
+    )
+    ax = ev.plot()
+    lines = ax.get_lines()
+    assert len(lines) == 2
+    assert lines[0].get_ydata() == pytest.approx(ev.qini)
+    assert ax.get_xlabel() == "customers targeted"
+    plt.close("all")

@@ -39,11 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     demo.add_argument(
-        "--db", default="crmkit-demo.sqlite",
+        "--db",
+        default="crmkit-demo.sqlite",
         help="SQLite file to write (replaced if it exists; default: %(default)s)",
     )
     demo.add_argument(
-        "--customers", type=_positive, default=20_000,
+        "--customers",
+        type=_positive,
+        default=20_000,
         help="number of persons in the synthetic shop (default: %(default)s)",
     )
     demo.add_argument(

@@ -30,9 +30,7 @@ class Progress:
 
     @classmethod
     @contextmanager
-    def task(
-        cls, label: str, total: int = 1, stream: TextIO | None = None
-    ) -> Iterator[Progress]:
+    def task(cls, label: str, total: int = 1, stream: TextIO | None = None) -> Iterator[Progress]:
         """A progress bar for one step, finished (and timed) when the block ends."""
         bar = cls(label, total, stream if stream is not None else sys.stderr)
         bar.draw()

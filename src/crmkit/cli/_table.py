@@ -30,7 +30,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     cells = [[_fmt(c) for c in row] for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
     numeric = [
-        all(isinstance(r[i], int | float) for r in rows) and rows for i in range(len(headers))
+        bool(rows) and all(isinstance(r[i], int | float) for r in rows) for i in range(len(headers))
     ]
 
     def line(values: Sequence[str]) -> str:

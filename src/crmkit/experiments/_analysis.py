@@ -274,7 +274,7 @@ def analyze_experiment(
         else:
             value_tests.append(None)
             cuped_tests.append(None)
-        rois.append(_roi(arms[i], int(n[i]), mean_v, rate, i, cost_per_contact, margin))
+        rois.append(_roi(arms[i], int(n[i]), mean_v, i, cost_per_contact, margin))
 
     p_conv = adjust_pvalues([t.p_value for t in conv_tests if t is not None], correction)
     p_val = adjust_pvalues([t.p_value for t in value_tests if t is not None], correction)
@@ -310,7 +310,6 @@ def _roi(
     arm: str,
     n_arm: int,
     mean_v: npt.NDArray[np.float64] | None,
-    rate: npt.NDArray[np.float64] | None,
     i: int,
     cost_per_contact: float | None,
     margin: float,

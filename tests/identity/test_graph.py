@@ -41,7 +41,8 @@ def test_one_person_across_channels_is_one_entity() -> None:
     ids = by_id(res)
     assert ids["web:1"] == ids["chk:2"] == ids["loy:3"] == "chk:2"
     assert ids["tix:4"] == "chk:2"  # name + birth date, since the typo email is not rewritten
-    assert ids["mkt:5"] == "mkt:5" and ids["mkt:6"] == "mkt:6"
+    assert ids["mkt:5"] == "mkt:5"
+    assert ids["mkt:6"] == "mkt:6"
     blocked = res.graph.audit.where(action="blocked")
     assert sorted(blocked.record_a.tolist()) == ["mkt:5", "mkt:6"]
 
@@ -61,7 +62,8 @@ def test_limit_refuses_the_lower_priority_link() -> None:
     """Email limit 2 with three emails: the link of the higher-priority rule wins."""
     data = cols(record_id=["a", "b", "c"], email=["x@y.org", "y@y.org", "z@y.org"],
                 phone=["0301111111", "0301111111", ""], first_name=["Ann", "", "Ann"],
-                last_name=["Lee", "", "Lee"], birth_date=["1990-01-01", "", "1990-01-01"])  # fmt: skip
+                last_name=["Lee", "", "Lee"],
+                birth_date=["1990-01-01", "", "1990-01-01"])  # fmt: skip
     email2 = POLICY.with_identifiers([ci.IdentifierPolicy(kind="email", priority=2, limit=2)])
     assert by_id(ci.resolve(data, policy=email2)) == {"a": "a", "b": "a", "c": "c"}
     dob_first = email2.with_identifiers(
@@ -81,7 +83,8 @@ def test_limit_window_counts_values_seen_close_together() -> None:
                 phone=["0301111111"] * 3)  # fmt: skip
     data["observed_at"] = t
     ids = by_id(ci.resolve(data, policy=policy))
-    assert ids["a"] == ids["b"] and ids["c"] != ids["b"]
+    assert ids["a"] == ids["b"]
+    assert ids["c"] != ids["b"]
 
 
 def test_max_entity_size_stops_a_blob() -> None:
@@ -100,9 +103,9 @@ def test_source_records_with_identifiers_resolve() -> None:
     t = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     recs = [
         SourceRecord(source="web", source_key="1", observed_at=t, email="a@x.org",
-                     identifiers=(Identifier(kind="loyalty_card", value="L1"),)),
+                     identifiers=(Identifier(kind="loyalty_card", value="L1"),)),  # type: ignore[arg-type]
         SourceRecord(source="pos", source_key="2", observed_at=t,
-                     identifiers=(Identifier(kind="loyalty_card", value="L1"),)),
+                     identifiers=(Identifier(kind="loyalty_card", value="L1"),)),  # type: ignore[arg-type]
     ]  # fmt: skip
     res = ci.resolve(recs)
     assert res.entity_id.tolist() == ["pos:2", "pos:2"]
@@ -118,7 +121,11 @@ CIDS = ["", "", "c1", "c2"]
 @st.composite
 def record_sets(draw: Any) -> dict[str, Any]:
     n = draw(st.integers(2, 24))
-    pick = lambda pool: draw(st.lists(st.sampled_from(pool), min_size=n, max_size=n))  # noqa: E731
+
+    def pick(pool: list[str]) -> list[str]:
+        out: list[str] = draw(st.lists(st.sampled_from(pool), min_size=n, max_size=n))
+        return out
+
     days = draw(st.lists(st.integers(0, 400), min_size=n, max_size=n))
     return {
         "record_id": [f"s:{i:03d}" for i in range(n)],
@@ -168,7 +175,9 @@ def test_ids_of_untouched_entities_survive_an_add(data: dict[str, Any], seed: in
     after = dict(zip(data["record_id"], g2.entity_of(data["record_id"]).tolist(), strict=True))
     for eid in set(before.values()):
         old_members = {r for r, e in before.items() if e == eid}
-        if {r for r, e in after.items() if after[r] == after[next(iter(old_members))]} == old_members:
+        if {
+            r for r, e in after.items() if after[r] == after[next(iter(old_members))]
+        } == old_members:
             assert all(after[r] == eid for r in old_members)
 
 
@@ -206,7 +215,8 @@ def test_must_link_and_split_and_their_audit() -> None:
     g2 = g.split("a", [["a"], ["b", "c"]], reason="two people")
     assert g2.entity_of(["a", "b", "c"]).tolist() == ["a", "b", "b"]
     actions = g2.audit.action.tolist()
-    assert actions.count("decision") == 2 and "split" in actions
+    assert actions.count("decision") == 2
+    assert "split" in actions
 
 
 def test_bad_decisions_raise_and_leave_the_graph_unchanged() -> None:
@@ -223,7 +233,8 @@ def test_bad_decisions_raise_and_leave_the_graph_unchanged() -> None:
         g.unmerge("no-such-entity", ["a"], reason="?")
     with pytest.raises(ci.InvalidInputError if False else ValueError):
         g.split("a", [["a"]], reason="one group")
-    assert (g.entity_id == snapshot[0]).all() and len(g.audit) == snapshot[1]
+    assert (g.entity_id == snapshot[0]).all()
+    assert len(g.audit) == snapshot[1]
     assert g.decisions == snapshot[2]
 
 

@@ -5,7 +5,8 @@ Example:
     >>> import crmkit.identity as ci
     >>> res = ci.resolve({
     ...     "record_id": ["web:1", "checkout:7", "loyalty:3", "market:9"],
-    ...     "email": ["Ann.Lee@gmail.com", "annlee+shoes@gmail.com", "", "x1@marketplace.amazon.de"],
+    ...     "email": ["Ann.Lee@gmail.com", "annlee+shoes@gmail.com", "",
+    ...               "x1@marketplace.amazon.de"],
     ...     "phone": ["", "0171 2345678", "+49 171 2345678", "0171 2345678"],
     ... })
     >>> res.entity_id.tolist()
@@ -54,6 +55,7 @@ __all__ = [
     "Normalized",
     "Resolution",
     "StitchingPolicy",
+    "Survivorship",
     "UnknownRecordError",
     "explain",
     "golden_records",

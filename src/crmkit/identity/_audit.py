@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -54,6 +54,10 @@ class DecisionKind(enum.StrEnum):
     SPLIT = "split"
 
 
+def _groups(groups: Iterable[Iterable[str]]) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(g) for g in groups)
+
+
 @attrs.frozen(kw_only=True)
 class Decision:
     """A human decision, kept and re-applied on every later resolution.
@@ -62,17 +66,15 @@ class Decision:
     a split the groups the entity's records were divided into (no two groups merge again).
 
     Example:
-        >>> d = Decision(decision_id="decision-1", kind="cannot_link", groups=(("web:1",), ("pos:7",)),
-        ...              reason="different people, same family phone")
+        >>> d = Decision(decision_id="decision-1", kind="cannot_link",
+        ...              groups=(("web:1",), ("pos:7",)), reason="different people, same phone")
         >>> d.records
         ('web:1', 'pos:7')
     """
 
     decision_id: str
     kind: DecisionKind = attrs.field(converter=DecisionKind)
-    groups: tuple[tuple[str, ...], ...] = attrs.field(
-        converter=lambda gs: tuple(tuple(g) for g in gs)
-    )
+    groups: tuple[tuple[str, ...], ...] = attrs.field(converter=_groups)
     reason: str = ""
     actor: str = ""
 

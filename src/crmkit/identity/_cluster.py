@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 import attrs
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse import coo_matrix  # type: ignore[import-untyped]  # scipy ships no stubs
+from scipy.sparse.csgraph import connected_components  # type: ignore[import-untyped]
 
 from crmkit.identity._policy import StitchingPolicy
 
@@ -316,10 +316,10 @@ def _greedy(
         sx, sy = state[x], state.pop(y)
         sx.size += sy.size
         sx.labels.update(sy.labels)
-        for r, vals in sy.values.items():
+        for r, seen in sy.values.items():
             mine = sx.values.setdefault(r, {})
-            for code, t in vals.items():
-                mine[code] = min(t, mine.get(code, t))
+            for code, first in seen.items():
+                mine[code] = min(first, mine.get(code, first))
     offset = int(root.max(initial=-1)) + 1  # keep apart from the component labels
     for i in members.tolist():
         root[i] = offset + find(i)

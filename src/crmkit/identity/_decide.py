@@ -42,10 +42,8 @@ def check_decision(graph: IdentityGraph, decision: Decision) -> None:
         raise InvalidInputError(
             f"decision.groups: a record appears twice ({recs}). Name each record once."
         )
-    if (
-        (decision.kind is DecisionKind.MUST_LINK
-        and len(decision.groups) != 1)
-        or (decision.kind is DecisionKind.MUST_LINK and len(decision.groups[0]) != 2)
+    if (decision.kind is DecisionKind.MUST_LINK and len(decision.groups) != 1) or (
+        decision.kind is DecisionKind.MUST_LINK and len(decision.groups[0]) != 2
     ):
         raise InvalidInputError("decision.groups: a must-link names one pair of records.")
     after = (*graph.decisions, decision)

@@ -79,10 +79,10 @@ class Explanation:
             parts.append("they share " + ", ".join(f"{r} {x}" for r, x in self.shared))
         if self.blocked:
             parts.append("blocked values: " + ", ".join(f"{r} {x}" for r, x in self.blocked))
-        for s, why in self.refused:
-            parts.append(f"link {s.record_a}–{s.record_b} by {s.rule} refused: {why}")
-        for d in self.decisions:
-            parts.append(f"{d.decision_id} ({d.kind.value}): {d.reason}")
+        parts.extend(
+            f"link {s.record_a}–{s.record_b} by {s.rule} refused: {why}" for s, why in self.refused
+        )
+        parts.extend(f"{d.decision_id} ({d.kind.value}): {d.reason}" for d in self.decisions)
         if len(parts) == 1:
             parts.append("no identifier links them")
         return "; ".join(parts)

@@ -144,12 +144,14 @@ def golden_records(
         first = np.ones(order.size, bool)
         first[1:] = ent[order][1:] != ent[order][:-1]
         best = order[first]
-        out = np.full(eids.size, "", dtype=raw.dtype if raw.size else "<U1")
-        src = np.full(eids.size, "", dtype=rid.dtype if rid.size else "<U1")
+        out: npt.NDArray[np.str_] = np.full(eids.size, "", dtype=raw.dtype if raw.size else "<U1")
+        origin: npt.NDArray[np.str_] = np.full(
+            eids.size, "", dtype=rid.dtype if rid.size else "<U1"
+        )
         out[ent[best]] = raw[best]
-        src[ent[best]] = rid[best]
+        origin[ent[best]] = rid[best]
         value[attr] = v.frozen(out)
-        lineage[attr] = v.frozen(src)
+        lineage[attr] = v.frozen(origin)
     return GoldenRecords(
         entity_id=v.frozen(eids),
         value=value,

@@ -65,7 +65,8 @@ class IdentityGraph:
     """Records resolved into entities under a [`StitchingPolicy`][crmkit.identity.StitchingPolicy].
 
     A value: every operation ([`add`][crmkit.identity.IdentityGraph.add], the human decisions,
-    [`add_links`][crmkit.identity.IdentityGraph.add_links]) returns a new graph and leaves this one as
+    [`add_links`][crmkit.identity.IdentityGraph.add_links]) returns a new graph and leaves this one
+    as
     it was, also when it raises. Only the link components the operation touches are resolved again,
     and the result equals resolving all records from scratch with the same decisions and links.
 
@@ -265,7 +266,7 @@ class IdentityGraph:
         return graph._resolve_around(np.concatenate([a, b]), changed=np.empty(0, np.int64))
 
     def decide(self, decision: Decision) -> IdentityGraph:
-        """A graph with a human ``decision`` applied (DecisionConflictError if it contradicts one)."""
+        """A graph with a human ``decision`` applied (DecisionConflictError on a contradiction)."""
         idx = self.index_of(list(decision.records), name="decision.groups")
         check_decision(self, decision)
         graph = attrs.evolve(self, decisions=(*self.decisions, decision), batch=self.batch + 1)
@@ -292,8 +293,9 @@ class IdentityGraph:
 
     def must_link(self, a: str, b: str, *, reason: str, actor: str = "") -> IdentityGraph:
         """Records ``a`` and ``b`` are one person; survives every rerun."""
-        return self.decide(Decision(decision_id=self._next_decision_id(), kind=DecisionKind.MUST_LINK,
-                                    groups=((a, b),), reason=reason, actor=actor))  # fmt: skip
+        return self.decide(Decision(decision_id=self._next_decision_id(),
+                                    kind=DecisionKind.MUST_LINK, groups=((a, b),), reason=reason,
+                                    actor=actor))  # fmt: skip
 
     def cannot_link(self, a: str, b: str, *, reason: str, actor: str = "") -> IdentityGraph:
         """Records ``a`` and ``b`` are never in one entity, whatever links them."""

@@ -2,7 +2,8 @@
 
 Every normalizer takes an array-like of strings (``""`` or None for missing) and returns a
 [`Normalized`][crmkit.identity.Normalized] column set: the normalized value (``""`` where missing or
-invalid), whether it is valid, and a note per value saying why not or what looks suspicious. Nothing is
+invalid), whether it is valid, and a note per value saying why not or what looks suspicious.
+Nothing is
 silently rewritten beyond the documented rules: a likely provider typo is flagged, never corrected.
 """
 
@@ -39,7 +40,8 @@ StrArray = npt.NDArray[np.str_]
 @attrs.frozen(kw_only=True, eq=False)
 class Normalized:
     """Normalized values aligned with the input: ``value`` (``""`` if missing or invalid), ``valid``
-    (a usable value), ``present`` (the input was not empty) and ``note`` (why invalid, or a flag such
+    (a usable value), ``present`` (the input was not empty) and ``note`` (why invalid, or a flag
+    such
     as a likely typo; ``""`` otherwise).
 
     Example:
@@ -75,8 +77,10 @@ def _finish(value: StrArray, valid: Any, present: Any, note: StrArray) -> Normal
 class EmailPolicy:
     """Provider rules for email normalization (a policy, not a fact about every mail server).
 
-    ``strip_plus_tags``: drop ``+tag`` from the local part (``ann+shop@`` → ``ann@``) for the domains in
-    ``plus_tag_domains`` (all domains when it is None). ``dotless_domains``: domains whose local part
+    ``strip_plus_tags``: drop ``+tag`` from the local part (``ann+shop@`` → ``ann@``) for the
+    domains in
+    ``plus_tag_domains`` (all domains when it is None). ``dotless_domains``: domains whose local
+    part
     ignores dots (Gmail). ``domain_aliases``: domains that are the same mailbox provider. ``typos``:
     likely misspelt domains, flagged in ``note`` (the value keeps the domain as typed).
 
@@ -383,8 +387,10 @@ def normalize_address(values: Any) -> Normalized:
     """Street lines lower-cased, without accents or punctuation, with common words abbreviated.
 
     Street types become their abbreviations (Street/Str./Straße → ``st``, Avenue → ``ave``, Road →
-    ``rd``, ...), unit markers (Apartment, Apt, Flat, Suite, ``#``) become ``unit``, and glued German
-    street names are split (``Hauptstraße`` → ``haupt st``). A line without letters or digits is invalid.
+    ``rd``, ...), unit markers (Apartment, Apt, Flat, Suite, ``#``) become ``unit``, and glued
+    German
+    street names are split (``Hauptstraße`` → ``haupt st``). A line without letters or digits is
+    invalid.
 
     Example:
         >>> normalize_address(["12 High Street, Apt. 4", "12 high st #4"]).value.tolist()
@@ -419,7 +425,8 @@ _POSTCODE_ANY = re.compile(r"[A-Z0-9]{3,10}")
 def normalize_postcode(values: Any, *, country: Any = None) -> Normalized:
     """Postcodes upper-cased without spaces or dashes, checked against the country's format.
 
-    ``country`` (optional, aligned ISO codes) selects the format (GB, US, DE, FR, ES, IT, NL, AT, CH,
+    ``country`` (optional, aligned ISO codes) selects the format (GB, US, DE, FR, ES, IT, NL, AT,
+    CH,
     BE, DK); other countries accept 3-10 letters or digits. A US ZIP+4 keeps its first five digits.
 
     Example:

@@ -12,6 +12,19 @@ from crmkit.identity._normalize import EmailPolicy
 
 __all__ = ["FIELDS", "IdentifierPolicy", "StitchingPolicy"]
 
+
+def _tuple(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(items)
+
+
+def _policies(items: Iterable[IdentifierPolicy]) -> tuple[IdentifierPolicy, ...]:
+    return tuple(items)
+
+
+def _frozenset(items: Iterable[str]) -> frozenset[str]:
+    return frozenset(items)
+
+
 #: The normalized fields a rule may combine; any other name is an extra identifier column.
 FIELDS = (
     "email",
@@ -97,15 +110,15 @@ class IdentifierPolicy:
     """
 
     kind: str = attrs.field(validator=_check_kind)
-    fields: tuple[str, ...] = attrs.field(converter=tuple, default=())
+    fields: tuple[str, ...] = attrs.field(converter=_tuple, default=())
     priority: int = 0
     limit: int | None = None
     window_days: int | None = None
     immutable: bool = False
-    blocked_values: frozenset[str] = attrs.field(converter=frozenset, default=frozenset())
-    blocked_prefixes: tuple[str, ...] = attrs.field(converter=tuple, default=())
-    blocked_suffixes: tuple[str, ...] = attrs.field(converter=tuple, default=())
-    blocked_patterns: tuple[str, ...] = attrs.field(converter=tuple, default=())
+    blocked_values: frozenset[str] = attrs.field(converter=_frozenset, default=frozenset())
+    blocked_prefixes: tuple[str, ...] = attrs.field(converter=_tuple, default=())
+    blocked_suffixes: tuple[str, ...] = attrs.field(converter=_tuple, default=())
+    blocked_patterns: tuple[str, ...] = attrs.field(converter=_tuple, default=())
     min_score: float = 0.0
     scored: bool = False
 
@@ -153,7 +166,7 @@ class StitchingPolicy:
         True
     """
 
-    identifiers: tuple[IdentifierPolicy, ...] = attrs.field(converter=tuple)
+    identifiers: tuple[IdentifierPolicy, ...] = attrs.field(converter=_policies)
     max_entity_size: int | None = 50
     email: EmailPolicy = attrs.field(factory=EmailPolicy)
     default_region: str = "DE"

@@ -127,7 +127,7 @@ def _from_mapping(columns: Mapping[str, Any], extra: Sequence[str]) -> RecordTab
     if not columns:
         raise InvalidInputError("records: no columns. Pass at least record_id and one field.")
     text = {k: as_text(k, columns[k]) for k in columns if k not in ("observed_at",)}
-    n = v.same_length(**{k: a for k, a in text.items()})
+    n = v.same_length(**dict(text.items()))
     if "record_id" in text:
         rid = text.pop("record_id")
     elif "source" in text and "source_key" in text:
@@ -255,7 +255,8 @@ def _blocked_mask(keys: StrArray, p: IdentifierPolicy, placeholders: bool) -> np
     if p.blocked_patterns:
         rx = re.compile("|".join(f"(?:{q})" for q in p.blocked_patterns))
         mask |= map_unique(keys, lambda s: bool(s) and rx.fullmatch(s) is not None, dtype=bool)
-    return mask & has
+    out: npt.NDArray[np.bool_] = mask & has
+    return out
 
 
 def compute_keys(table: RecordTable, policy: StitchingPolicy) -> Keys:

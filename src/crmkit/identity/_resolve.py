@@ -19,12 +19,14 @@ __all__ = ["Resolution", "resolve"]
 
 @attrs.frozen(kw_only=True, eq=False)
 class Resolution:
-    """What [`resolve`][crmkit.identity.resolve] returns: ``record_id`` and ``entity_id`` aligned with
+    """What [`resolve`][crmkit.identity.resolve] returns: ``record_id`` and ``entity_id`` aligned
+    with
     the input order, the ``links`` with their rules and evidence, and the ``graph`` to resolve new
     records against later.
 
     Example:
-        >>> res = resolve({"record_id": ["a", "b", "c"], "phone": ["030 1234567", "", "+49301234567"]})
+        >>> res = resolve({"record_id": ["a", "b", "c"],
+        ...                "phone": ["030 1234567", "", "+49301234567"]})
         >>> res.entity_id.tolist(), res.n_entities
         (['a', 'b', 'a'], 2)
     """
@@ -50,7 +52,8 @@ def resolve(
     """Resolve ``records`` into entities, deterministically, under ``policy``.
 
     ``records``: a sequence of [`SourceRecord`][crmkit.model.SourceRecord] values, a
-    [`SourceRecordColumns`][crmkit.columns.SourceRecordColumns] table, or a mapping of column name to
+    [`SourceRecordColumns`][crmkit.columns.SourceRecordColumns] table, or a mapping of column name
+    to
     array-like with any of ``record_id, source, source_key, observed_at, email, phone, first_name,
     last_name, birth_date`` (ISO), ``street, city, postcode, country`` and the extra identifier
     columns the policy names (e.g. ``customer_id``, ``loyalty_card``); missing values as None or

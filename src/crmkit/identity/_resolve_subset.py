@@ -13,7 +13,8 @@ from crmkit.identity._cluster import MUST_LINK, EdgeSet, cluster, key_edges
 from crmkit.identity._decide import separations_of
 
 if TYPE_CHECKING:
-    from crmkit.identity._graph import IdentityGraph
+    from crmkit.identity._audit import AuditLog
+    from crmkit.identity._graph import IdentityGraph, _Edges
 
 __all__ = ["resolve_subset"]
 
@@ -106,13 +107,10 @@ def _audit(
     idx: IntArray,
     rid: npt.NDArray[np.str_],
     new_eid: npt.NDArray[np.str_],
-    edges: object,
-    before: object,
+    edges: _Edges,
+    before: _Edges,
     changed: IntArray,
-) -> object:
-    from crmkit.identity._graph import _Edges
-
-    assert isinstance(edges, _Edges) and isinstance(before, _Edges)
+) -> AuditLog:
     all_rid = graph.records.record_id
     eid_all = graph.entity_id
     old_eid = eid_all[idx]
@@ -149,14 +147,18 @@ def _audit(
         )
     refused = ~edges.accepted
     if refused.any():
-        sig = np.char.add(np.char.add(all_rid[edges.a], "|"), np.char.add(all_rid[edges.b], "|"))
-        sig = np.char.add(sig, edges.rule)
+        ref = np.flatnonzero(refused)
+        sig = np.char.add(
+            np.char.add(np.char.add(all_rid[edges.a[ref]], "|"), all_rid[edges.b[ref]]), "|"
+        )
+        sig = np.char.add(sig, edges.rule[ref])
         prev = ~before.accepted
         psig = np.char.add(
             np.char.add(np.char.add(all_rid[before.a[prev]], "|"), all_rid[before.b[prev]]), "|"
         )
         psig = np.char.add(psig, before.rule[prev])
-        new_ref = refused & ~np.isin(sig, psig)
+        new_ref = np.zeros(refused.size, bool)
+        new_ref[ref] = ~np.isin(sig, psig)
         log = log.append(
             batch,
             action=np.full(int(new_ref.sum()), "limit"),

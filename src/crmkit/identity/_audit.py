@@ -88,8 +88,8 @@ class AuditAction(enum.StrEnum):
     """The kinds of entries in the audit log.
 
     Example:
-        >>> [a.value for a in AuditAction][:3]
-        ['merge', 'split', 'blocked']
+        >>> AuditAction("limit").value
+        'limit'
     """
 
     MERGE = "merge"
@@ -116,8 +116,8 @@ class AuditLog:
         >>> log = AuditLog.empty().append(0, action=["decision"], entity_id=["web:1"],
         ...     record_a=["web:1"], record_b=["pos:7"], rule=["cannot_link"],
         ...     reason=["family phone"], evidence=["decision-1"])
-        >>> len(log), log.rows()[0]["action"]
-        (1, 'decision')
+        >>> len(log), log.action.tolist()
+        (1, ['decision'])
     """
 
     seq: npt.NDArray[np.int64]

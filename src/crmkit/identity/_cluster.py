@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 import attrs
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse import coo_matrix  # type: ignore[import-untyped]  # scipy ships no stubs
-from scipy.sparse.csgraph import connected_components  # type: ignore[import-untyped]
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from crmkit.identity._policy import StitchingPolicy
 

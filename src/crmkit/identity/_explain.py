@@ -108,7 +108,8 @@ def explain(graph: IdentityGraph, record_a: str, record_b: str) -> Explanation:
         >>> g = ci.resolve({"record_id": ["a", "b"], "email": ["ann@x.org", "ann@x.org"]}).graph
         >>> g = g.cannot_link("a", "b", reason="two people share the inbox")
         >>> ex = ci.explain(g, "a", "b")
-        >>> ex.same_entity, ex.shared, ex.refused[0][1]
+        >>> step, why = ex.refused[0]
+        >>> ex.same_entity, ex.shared, why
         (False, (('email', 'ann@x.org'),), 'separated by a human decision (#0)')
     """
     ia, ib = (int(x) for x in graph.index_of([record_a, record_b]))

@@ -72,7 +72,7 @@ def _expected_given_alive(
     out = np.empty(k.shape)
     good = c3 > 0.5
     with np.errstate(all="ignore"):
-        hyp = special.hyp2f1(c3 - k, a - 1.0, c3, z)
+        hyp = _hyp2f1(c3 - k, a - 1.0, c3, z)
         lh = np.log(np.where(hyp > 0, hyp, 1.0))
         closed = np.where(
             hyp > 0,
@@ -89,6 +89,21 @@ def _expected_given_alive(
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(48)
 
 
+def _hyp2f1(a: Any, b: Any, c: Any, z: Any) -> Any:
+    """scipy's 2F1 for 0 <= z < 1, retrying where it overflows on integer c - a - b.
+
+    scipy returns inf on some integer c − a − b cases (e.g. 2F1(0.5, 1; 100.5; 0.98)); moving
+    c by 1e-10 relative breaks the integer relation and changes the value by ~1e-10.
+    """
+    out = special.hyp2f1(a, b, c, z)
+    bad = ~np.isfinite(out)
+    if np.any(bad):
+        a, b, c, z = np.broadcast_arrays(a, b, c, z)
+        out = np.array(out, dtype=np.float64, copy=True)
+        out[bad] = special.hyp2f1(a[bad], b[bad], c[bad] * (1 + 1e-10) + 1e-10, z[bad])
+    return out
+
+
 def _expected_by_quadrature(
     k: FloatArray, alpha_t: FloatArray, a: FloatArray, b_post: FloatArray, t: FloatArray
 ) -> FloatArray:
@@ -96,7 +111,11 @@ def _expected_by_quadrature(
     vmax = np.log1p(c)
     v = (_GL_X[None, :] + 1.0) / 2.0 * vmax[:, None]
     u = np.expm1(v)
-    integrand = special.hyp2f1(k[:, None] + 1.0, a[:, None], (a + b_post)[:, None], -u) * (1.0 + u)
+    c = (a + b_post)[:, None]
+    # Pfaff: 2F1(k+1, a; c; -u) = (1+u)^-a 2F1(a, c-k-1; c; u/(1+u)), a non-negative argument < 1.
+    integrand = np.exp((1.0 - a[:, None]) * np.log1p(u)) * _hyp2f1(
+        a[:, None], c - k[:, None] - 1.0, c, u / (1.0 + u)
+    )
     return np.asarray(k * (integrand @ _GL_W) * vmax / 2.0, dtype=np.float64)
 
 
@@ -135,7 +154,7 @@ class _BetaGeoMethods(BTYDFitMixin):
         bp = self._b_post(b, x)
         # E[(1 + p c)^-(r+x)] for p ~ Beta(a, bp), Pfaff-transformed to a non-negative argument.
         with np.errstate(all="ignore"):
-            h = special.hyp2f1(a, a + bp - (r + x), a + bp, c / (1.0 + c))
+            h = _hyp2f1(a, a + bp - (r + x), a + bp, c / (1.0 + c))
             return np.clip(np.exp(-a * np.log1p(c)) * h, 0.0, 1.0)
 
     def _given_alive(self, x: FloatArray, T: FloatArray, t: Any, cov: dict[str, Any]) -> Any:

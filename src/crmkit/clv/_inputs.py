@@ -22,10 +22,11 @@ def fail(
         return
     idx = np.flatnonzero(bad)
     first = int(idx[0])
-    who = f"customer {ids[first]!r}" if ids is not None else f"index {first}"
+    who = f"customer {np.asarray(ids)[first].item()!r}" if ids is not None else f"index {first}"
     noun = "value" if idx.size == 1 else "values"
+    value = np.asarray(values)[first].item()
     raise InvalidInputError(
-        f"{name}: {problem} ({idx.size} {noun}, first at {who}, value {values[first]!r}). {fix}"
+        f"{name}: {problem} ({idx.size} {noun}, first at {who}, value {value!r}). {fix}"
     )
 
 

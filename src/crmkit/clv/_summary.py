@@ -218,6 +218,10 @@ def _summary_from_merged(
 
 
 def _unit_scale(period: str, unit: str | None) -> tuple[str, float]:
+    if period not in _PERIOD_US:
+        raise InvalidInputError(
+            f"period: unknown period {period!r}. Use one of {sorted(_PERIOD_US)}."
+        )
     unit = period if unit is None else unit
     if unit not in _PERIOD_US:
         raise InvalidInputError(f"unit: unknown unit {unit!r}. Use one of {sorted(_PERIOD_US)}.")

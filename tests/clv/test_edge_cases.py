@@ -65,9 +65,14 @@ def test_pareto_dert_matches_closed_form() -> None:
     r, a, s, b = 0.55, 10.58, 0.61, 11.67
     ll = fit.log_likelihood_per_customer(frequency=x, recency=tx, T=T)
     ref = np.exp(
-        r * np.log(a) + s * np.log(b) + (s - 1) * np.log(d) + special.gammaln(r + x + 1)
-        + np.log(special.hyperu(s, s, d * (b + T))) - special.gammaln(r)
-        - (r + x + 1) * np.log(a + T) - ll
+        r * np.log(a)
+        + s * np.log(b)
+        + (s - 1) * np.log(d)
+        + special.gammaln(r + x + 1)
+        + np.log(special.hyperu(s, s, d * (b + T)))
+        - special.gammaln(r)
+        - (r + x + 1) * np.log(a + T)
+        - ll
     )
     # 40-point Gauss-Laguerre on E[Y(t)], whose tail is algebraic: ~2e-6 relative.
     np.testing.assert_allclose(got, ref, rtol=1e-5)
@@ -81,10 +86,14 @@ def test_bgbb_conditional_expectation_matches_closed_form() -> None:
     got = fit.conditional_expected_purchases(ns, frequency=x, recency=tx, T=n)
     lik = np.exp(fit.log_likelihood_per_customer(frequency=x, recency=tx, T=n))
     ref = (
-        np.exp(special.betaln(a + x + 1, b + n - x) - special.betaln(a, b)) * d / (g - 1)
+        np.exp(special.betaln(a + x + 1, b + n - x) - special.betaln(a, b))
+        * d
+        / (g - 1)
         * np.exp(special.gammaln(g + d) - special.gammaln(1 + d))
-        * (np.exp(special.gammaln(1 + d + n) - special.gammaln(g + d + n))
-           - np.exp(special.gammaln(1 + d + n + ns) - special.gammaln(g + d + n + ns)))
+        * (
+            np.exp(special.gammaln(1 + d + n) - special.gammaln(g + d + n))
+            - np.exp(special.gammaln(1 + d + n + ns) - special.gammaln(g + d + n + ns))
+        )
     ) / lik
     np.testing.assert_allclose(got, ref, rtol=1e-10)
 
@@ -104,10 +113,12 @@ def test_clv_conventions_agree_for_fine_steps() -> None:
     """Discrete CLV with tiny steps and matching rate approaches the continuous convention."""
     fit = BetaGeoFit.from_params(r=0.2426, alpha=4.4137, a=0.793, b=2.4262)
     kw = {"frequency": [2, 0], "recency": [30.43, 0], "T": [38.86, 38.86]}
-    cont = expected_clv(fit, spend=30.0, horizon=52.0, discount_rate=0.01,
-                        convention="continuous", **kw)
-    disc = expected_clv(fit, spend=30.0, horizon=52.0, discount_rate=np.expm1(0.01 / 8),
-                        step=1 / 8, **kw)
+    cont = expected_clv(
+        fit, spend=30.0, horizon=52.0, discount_rate=0.01, convention="continuous", **kw
+    )
+    disc = expected_clv(
+        fit, spend=30.0, horizon=52.0, discount_rate=np.expm1(0.01 / 8), step=1 / 8, **kw
+    )
     np.testing.assert_allclose(disc, cont, rtol=2e-3)
 
 
@@ -131,8 +142,13 @@ def test_bad_summary_names_customer_id() -> None:
     """With an RFMSummary the error names the customer id, not a position."""
     from crmkit.clv import RFMSummary
 
-    s = RFMSummary(customer_id=["ok", "bad"], frequency=[1.0, 0.0], recency=[1.0, 3.0],
-                   T=[5.0, 5.0], monetary=[1.0, 0.0])
+    s = RFMSummary(
+        customer_id=["ok", "bad"],
+        frequency=[1.0, 0.0],
+        recency=[1.0, 3.0],
+        T=[5.0, 5.0],
+        monetary=[1.0, 0.0],
+    )
     with pytest.raises(InvalidInputError, match="customer 'bad'"):
         BetaGeo().fit(s)
 

@@ -30,36 +30,46 @@ def _fits(r: float, alpha: float, a: float, b: float) -> list[object]:
 
 @SETTINGS
 @given(pos, pos, pos, pos, histories(), st.floats(min_value=0.0, max_value=100.0))
-def test_p_alive_is_a_probability(r: float, alpha: float, a: float, b: float,
-                                  h: tuple[np.ndarray, ...], t: float) -> None:
+def test_p_alive_is_a_probability(
+    r: float, alpha: float, a: float, b: float, h: tuple[np.ndarray, ...], t: float
+) -> None:
     """0 ≤ P(alive) ≤ 1 now and later, and it never increases with the look-ahead t."""
     x, tx, T = h
     for fit in _fits(r, alpha, a, b):
         now = fit.p_alive(frequency=x, recency=tx, T=T)  # type: ignore[attr-defined]
         later = fit.p_alive(frequency=x, recency=tx, T=T, t=t)  # type: ignore[attr-defined]
-        assert np.all((now >= 0) & (now <= 1)) and np.all(later <= now + 1e-12)
+        assert np.all((now >= 0) & (now <= 1))
+        assert np.all(later <= now + 1e-12)
 
 
 @SETTINGS
 @given(pos, pos, pos, pos, histories())
-def test_expectations_finite_and_monotone(r: float, alpha: float, a: float, b: float,
-                                          h: tuple[np.ndarray, ...]) -> None:
+def test_expectations_finite_and_monotone(
+    r: float, alpha: float, a: float, b: float, h: tuple[np.ndarray, ...]
+) -> None:
     """Conditional and unconditional expected purchases are finite, ≥ 0 and rise with t."""
     x, tx, T = h
     for fit in _fits(r, alpha, a, b):
         ts = [1.0, 10.0, 100.0]
-        cond = [fit.conditional_expected_purchases(t, frequency=x, recency=tx, T=T)[0]  # type: ignore[attr-defined]
-                for t in ts]
+        cond = [
+            fit.conditional_expected_purchases(t, frequency=x, recency=tx, T=T)[0]  # type: ignore[attr-defined]
+            for t in ts
+        ]
         new = fit.expected_purchases(np.array(ts))  # type: ignore[attr-defined]
         for seq in (np.array(cond), new):
-            assert np.all(np.isfinite(seq)) and np.all(seq >= 0)
+            assert np.all(np.isfinite(seq))
+            assert np.all(seq >= 0)
             assert np.all(np.diff(seq) >= -1e-9 * (1 + np.abs(seq[1:])))
 
 
 @SETTINGS
-@given(st.floats(min_value=0.1, max_value=5.0), st.floats(min_value=0.5, max_value=30.0),
-       st.floats(min_value=0.1, max_value=5.0), st.floats(min_value=0.1, max_value=10.0),
-       st.floats(min_value=0.5, max_value=20.0))
+@given(
+    st.floats(min_value=0.1, max_value=5.0),
+    st.floats(min_value=0.5, max_value=30.0),
+    st.floats(min_value=0.1, max_value=5.0),
+    st.floats(min_value=0.1, max_value=10.0),
+    st.floats(min_value=0.5, max_value=20.0),
+)
 def test_pmfs_sum_to_one(r: float, alpha: float, a: float, b: float, t: float) -> None:
     """P(X(t) = n) sums to one over n for BG/NBD, MBG/NBD and Pareto/NBD."""
     n = np.arange(2000)

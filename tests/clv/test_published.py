@@ -30,7 +30,8 @@ def test_bgnbd_cdnow(cdnow_summary: np.ndarray) -> None:
     for name, value in {"r": 0.2426, "alpha": 4.4137, "a": 0.7930, "b": 2.4262}.items():
         assert fit.params[name] == pytest.approx(value, rel=1e-3)
     assert fit.log_likelihood == pytest.approx(-9582.43, abs=0.02)
-    assert fit.diagnostics is not None and fit.diagnostics.converged
+    assert fit.diagnostics is not None
+    assert fit.diagnostics.converged
     assert all(0 < se < fit.params[k] for k, se in fit.standard_errors.items())
     assert fit.aic == pytest.approx(2 * 9582.43 + 8, abs=0.05)
 
@@ -97,8 +98,13 @@ def test_summary_reproduces_cdnow_file(
     """Summarizing CDNOW_sample.txt (days merged, weeks, 39-week calibration) gives the file."""
     ids, dates, amounts = cdnow_transactions
     split = calibration_holdout(
-        ids, dates, amounts, calibration_end=np.datetime64("1997-09-30"),
-        observation_end=np.datetime64("1998-06-30"), period="D", unit="W",
+        ids,
+        dates,
+        amounts,
+        calibration_end=np.datetime64("1997-09-30"),
+        observation_end=np.datetime64("1998-06-30"),
+        period="D",
+        unit="W",
     )
     cal = split.calibration
     d = cdnow_summary

@@ -93,8 +93,17 @@ def test_bgnbd_covariates_recovery_and_zero_covariates() -> None:
     for value in (0.0, 1.0):
         sel = z == value
         alpha = base["alpha"] * np.exp(-gamma * value)
-        halves.append(simulate_beta_geo(int(sel.sum()), T=40.0, r=base["r"], alpha=alpha,
-                                        a=base["a"], b=base["b"], rng=int(20 + value)))
+        halves.append(
+            simulate_beta_geo(
+                int(sel.sum()),
+                T=40.0,
+                r=base["r"],
+                alpha=alpha,
+                a=base["a"],
+                b=base["b"],
+                rng=int(20 + value),
+            )
+        )
     x = np.concatenate([h.frequency for h in halves])
     tx = np.concatenate([h.recency for h in halves])
     T = np.concatenate([h.T for h in halves])
@@ -104,9 +113,13 @@ def test_bgnbd_covariates_recovery_and_zero_covariates() -> None:
     assert abs(est - gamma) < 4 * fit.coefficient_errors["alpha"][0]
     plain = BetaGeo().fit(frequency=x, recency=tx, T=T)
     with pytest.warns(DegenerateFitWarning, match="Hessian"):  # zero covariates: unidentified
-        zero = BetaGeo().fit(frequency=x, recency=tx, T=T,
-                             purchase_covariates=np.zeros((x.size, 1)),
-                             dropout_covariates=np.zeros((x.size, 1)))
+        zero = BetaGeo().fit(
+            frequency=x,
+            recency=tx,
+            T=T,
+            purchase_covariates=np.zeros((x.size, 1)),
+            dropout_covariates=np.zeros((x.size, 1)),
+        )
     for name in ("r", "alpha", "a", "b"):
         assert zero.params[name] == pytest.approx(plain.params[name], rel=1e-4)
     assert zero.log_likelihood == pytest.approx(plain.log_likelihood, abs=1e-6 * x.size)

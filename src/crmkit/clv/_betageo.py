@@ -45,7 +45,9 @@ def _core(modified: bool) -> Any:
         g = np.empty((4, x.size))
         dab = special.digamma(a + b)
         dabx = special.digamma(a + bx)
-        g[0] = r * (special.digamma(r + x) - special.digamma(r) + np.log(alpha) - w1 * lt - w2 * ltx)
+        g[0] = r * (
+            special.digamma(r + x) - special.digamma(r) + np.log(alpha) - w1 * lt - w2 * ltx
+        )
         g[1] = alpha * (r / alpha - (r + x) * (w1 / (alpha + T) + w2 / (alpha + tx)))
         g[2] = a * (dab - dabx + w2 / a)
         g[3] = b * (special.digamma(bx) - dabx - special.digamma(b) + dab - w2 / denom)
@@ -54,9 +56,7 @@ def _core(modified: bool) -> Any:
     return core
 
 
-def _expected_given_alive(
-    k: Any, alpha_t: Any, a: Any, b_post: Any, t: Any
-) -> FloatArray:
+def _expected_given_alive(k: Any, alpha_t: Any, a: Any, b_post: Any, t: Any) -> FloatArray:
     """E[purchases in (0, t] | alive] with λ ~ Gamma(k, alpha_t), p ~ Beta(a, b_post).
 
     E[(1 - (1 + p t/alpha_t)^(-k)) / p], through the Euler transform of the Gauss hypergeometric
@@ -136,11 +136,12 @@ class _BetaGeoMethods(BTYDFitMixin):
         ll, _ = _core(self._modified)(self._params_for(x.size, cov), [x, tx, T])
         return ll
 
-    def _log_odds_dead(self, x: FloatArray, tx: FloatArray, T: FloatArray, cov: dict[str, Any]) -> Any:
+    def _log_odds_dead(
+        self, x: FloatArray, tx: FloatArray, T: FloatArray, cov: dict[str, Any]
+    ) -> Any:
         r, alpha, a, b = self._params_for(x.size, cov)
         if self._modified:
-            lo = np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + T) - np.log(alpha + tx))
-            return lo
+            return np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + T) - np.log(alpha + tx))
         denom = np.where(x > 0, b + x - 1.0, 1.0)
         lo = np.log(a) - np.log(denom) + (r + x) * (np.log(alpha + T) - np.log(alpha + tx))
         return np.where(x > 0, lo, -np.inf)
@@ -172,7 +173,9 @@ class _BetaGeoMethods(BTYDFitMixin):
         t = np.asarray(t, dtype=np.float64)
         if self._modified:
             alive0 = self.b / (self.a + self.b)
-            return np.asarray(alive0 * _expected_given_alive(self.r, self.alpha, self.a, self.b + 1.0, t))
+            return np.asarray(
+                alive0 * _expected_given_alive(self.r, self.alpha, self.a, self.b + 1.0, t)
+            )
         return _expected_given_alive(self.r, self.alpha, self.a, self.b, t)
 
     def purchase_count_pmf(self, n: Any, t: Any) -> FloatArray:
@@ -188,14 +191,19 @@ class _BetaGeoMethods(BTYDFitMixin):
         r, alpha, a, b = self.r, self.alpha, self.a, self.b
         s = 1.0 if self._modified else 0.0
         lnb = (
-            special.gammaln(r + n) - special.gammaln(r) - special.gammaln(n + 1.0)
-            + r * np.log(alpha / (alpha + t)) + special.xlogy(n, t / (alpha + t))
+            special.gammaln(r + n)
+            - special.gammaln(r)
+            - special.gammaln(n + 1.0)
+            + r * np.log(alpha / (alpha + t))
+            + special.xlogy(n, t / (alpha + t))
         )
         alive = np.exp(special.betaln(a, b + n + s) - special.betaln(a, b) + lnb)
         tail = np.where(n > 0, special.betainc(np.maximum(n, 1.0), r, t / (alpha + t)), 1.0)
         if not self._modified:
             tail = np.where(n > 0, tail, 0.0)
-        dead = np.exp(special.betaln(a + 1.0, np.maximum(b + n - 1.0 + s, 1e-300)) - special.betaln(a, b))
+        dead = np.exp(
+            special.betaln(a + 1.0, np.maximum(b + n - 1.0 + s, 1e-300)) - special.betaln(a, b)
+        )
         return np.asarray(alive + dead * tail, dtype=np.float64)
 
 
@@ -219,7 +227,7 @@ class BetaGeoFit(_BetaGeoMethods, FitResult):
 
 @attrs.frozen(kw_only=True)
 class ModifiedBetaGeoFit(_BetaGeoMethods, FitResult):
-    """A fitted MBG/NBD model: as BG/NBD, but a customer may also drop out right after the first purchase.
+    """A fitted MBG/NBD model: BG/NBD where a customer may also drop out at the first purchase.
 
     Example:
         >>> fit = ModifiedBetaGeoFit.from_params(r=0.525, alpha=6.183, a=0.891, b=1.614)
@@ -241,7 +249,7 @@ _LINKS = {"purchase": {"alpha": -1.0}, "dropout": {"a": 1.0, "b": 1.0}}
 
 @attrs.frozen(kw_only=True)
 class BetaGeo:
-    """The BG/NBD specification (Fader, Hardie & Lee 2005): Poisson purchases, drop-out after a purchase.
+    """The BG/NBD specification (Fader, Hardie & Lee 2005): drop-out happens after a purchase.
 
     ``penalizer`` adds ``penalizer * Σ θ²`` (natural parameters) to the mean negative
     log-likelihood; ``n_starts`` optimizer starts are tried (the best is kept). Covariates are
@@ -271,11 +279,22 @@ class BetaGeo:
         dropout_covariates: Any = None,
     ) -> BetaGeoFit:
         """Fit by maximum likelihood; see the class docstring."""
-        return fit_btyd(
-            BetaGeoFit, _core(False), _STARTS[: max(1, self.n_starts)], _LINKS, self.penalizer,
-            summary, frequency, recency, T, weights, purchase_covariates, dropout_covariates,
+        fit: BetaGeoFit = fit_btyd(
+            BetaGeoFit,
+            _core(False),
+            _STARTS[: max(1, self.n_starts)],
+            _LINKS,
+            self.penalizer,
+            summary,
+            frequency,
+            recency,
+            T,
+            weights,
+            purchase_covariates,
+            dropout_covariates,
             model="BetaGeo",
         )
+        return fit
 
 
 @attrs.frozen(kw_only=True)
@@ -305,8 +324,19 @@ class ModifiedBetaGeo:
         dropout_covariates: Any = None,
     ) -> ModifiedBetaGeoFit:
         """Fit by maximum likelihood; see the class docstring."""
-        return fit_btyd(
-            ModifiedBetaGeoFit, _core(True), _STARTS[: max(1, self.n_starts)], _LINKS,
-            self.penalizer, summary, frequency, recency, T, weights, purchase_covariates,
-            dropout_covariates, model="ModifiedBetaGeo",
+        fit: ModifiedBetaGeoFit = fit_btyd(
+            ModifiedBetaGeoFit,
+            _core(True),
+            _STARTS[: max(1, self.n_starts)],
+            _LINKS,
+            self.penalizer,
+            summary,
+            frequency,
+            recency,
+            T,
+            weights,
+            purchase_covariates,
+            dropout_covariates,
+            model="ModifiedBetaGeo",
         )
+        return fit

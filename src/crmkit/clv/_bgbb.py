@@ -63,12 +63,30 @@ def _arrays(
     summary: RFMSummary | None, frequency: Any, recency: Any, T: Any
 ) -> tuple[FloatArray, FloatArray, FloatArray, Any]:
     x, tx, n, ids = btyd_arrays(summary, frequency, recency, T)
-    fail("recency", tx != np.round(tx), tx, ids, "non-integer values",
-         "In BG/BB recency is the opportunity of the last purchase; pass whole numbers.")
-    fail("T", n != np.round(n), n, ids, "non-integer values",
-         "In BG/BB, T is the number of transaction opportunities; pass whole numbers.")
-    fail("frequency", x > tx, x, ids, "frequency > recency",
-         "In BG/BB a customer with x purchases has its last one at opportunity >= x.")
+    fail(
+        "recency",
+        tx != np.round(tx),
+        tx,
+        ids,
+        "non-integer values",
+        "In BG/BB recency is the opportunity of the last purchase; pass whole numbers.",
+    )
+    fail(
+        "T",
+        n != np.round(n),
+        n,
+        ids,
+        "non-integer values",
+        "In BG/BB, T is the number of transaction opportunities; pass whole numbers.",
+    )
+    fail(
+        "frequency",
+        x > tx,
+        x,
+        ids,
+        "frequency > recency",
+        "In BG/BB a customer with x purchases has its last one at opportunity >= x.",
+    )
     return x, tx, n, ids
 
 
@@ -93,7 +111,11 @@ class BetaGeoBetaBinomFit(FitResult):
         return ll
 
     def log_likelihood_per_customer(
-        self, summary: RFMSummary | None = None, *, frequency: Any = None, recency: Any = None,
+        self,
+        summary: RFMSummary | None = None,
+        *,
+        frequency: Any = None,
+        recency: Any = None,
         T: Any = None,
     ) -> FloatArray:
         """Each customer's log-likelihood (T = number of opportunities).
@@ -108,8 +130,13 @@ class BetaGeoBetaBinomFit(FitResult):
             return finite("log_likelihood", self._lik_terms(x, tx, n))
 
     def p_alive(
-        self, summary: RFMSummary | None = None, *, frequency: Any = None, recency: Any = None,
-        T: Any = None, t: int = 0,
+        self,
+        summary: RFMSummary | None = None,
+        *,
+        frequency: Any = None,
+        recency: Any = None,
+        T: Any = None,
+        t: int = 0,
     ) -> FloatArray:
         """P(alive at opportunity n + 1 + t) given the history over n opportunities.
 
@@ -122,15 +149,22 @@ class BetaGeoBetaBinomFit(FitResult):
         a, b, g, d = self.alpha, self.beta, self.gamma, self.delta
         with np.errstate(all="ignore"):
             lp = (
-                special.betaln(a + x, b + n - x) - special.betaln(a, b)
-                + special.betaln(g, d + n + 1.0 + t) - special.betaln(g, d)
+                special.betaln(a + x, b + n - x)
+                - special.betaln(a, b)
+                + special.betaln(g, d + n + 1.0 + t)
+                - special.betaln(g, d)
                 - self._lik_terms(x, tx, n)
             )
         return finite("p_alive", np.clip(np.exp(lp), 0.0, 1.0))
 
     def conditional_expected_purchases(
-        self, t: int, summary: RFMSummary | None = None, *, frequency: Any = None,
-        recency: Any = None, T: Any = None,
+        self,
+        t: int,
+        summary: RFMSummary | None = None,
+        *,
+        frequency: Any = None,
+        recency: Any = None,
+        T: Any = None,
     ) -> FloatArray:
         """Expected purchases in the next ``t`` opportunities given the history (FHS 2010, eq. 13).
 
@@ -145,8 +179,10 @@ class BetaGeoBetaBinomFit(FitResult):
         a, b, g, d = self.alpha, self.beta, self.gamma, self.delta
         with np.errstate(all="ignore"):
             head = (
-                special.betaln(a + x + 1.0, b + n - x) - special.betaln(a, b)
-                - special.betaln(g, d) - self._lik_terms(x, tx, n)
+                special.betaln(a + x + 1.0, b + n - x)
+                - special.betaln(a, b)
+                - special.betaln(g, d)
+                - self._lik_terms(x, tx, n)
             )
             total = np.zeros(x.size)
             for k in range(1, int(t) + 1):
@@ -181,13 +217,19 @@ class BetaGeoBetaBinomFit(FitResult):
         lbab, lbgd = special.betaln(a, b), special.betaln(g, d)
         with np.errstate(all="ignore"):
             out = np.exp(
-                _lchoose(t, x) + special.betaln(a + x, b + t - x) - lbab
-                + special.betaln(g, d + t) - lbgd
+                _lchoose(t, x)
+                + special.betaln(a + x, b + t - x)
+                - lbab
+                + special.betaln(g, d + t)
+                - lbgd
             )
             for i in range(int(t)):
                 term = np.exp(
-                    _lchoose(i, x) + special.betaln(a + x, b + i - x) - lbab
-                    + special.betaln(g + 1.0, d + i) - lbgd
+                    _lchoose(i, x)
+                    + special.betaln(a + x, b + i - x)
+                    - lbab
+                    + special.betaln(g + 1.0, d + i)
+                    - lbgd
                 )
                 out = out + np.where(x <= i, term, 0.0)
         out = np.where((x >= 0) & (x <= t), out, 0.0)
@@ -217,8 +259,13 @@ class BetaGeoBetaBinom:
     n_starts: int = 2
 
     def fit(
-        self, summary: RFMSummary | None = None, *, frequency: Any = None, recency: Any = None,
-        T: Any = None, weights: Any = None,
+        self,
+        summary: RFMSummary | None = None,
+        *,
+        frequency: Any = None,
+        recency: Any = None,
+        T: Any = None,
+        weights: Any = None,
     ) -> BetaGeoBetaBinomFit:
         """Fit by maximum likelihood (identical rows are compressed into weights)."""
         if self.penalizer < 0:
@@ -229,12 +276,21 @@ class BetaGeoBetaBinom:
         keep = w > 0
         starts = ((1.0, 1.0, 1.0, 1.0), (0.5, 2.0, 0.5, 5.0))[: max(1, self.n_starts)]
         res = maximize(
-            names=BetaGeoBetaBinomFit._names, core=_core, data=[c[keep] for c in data],
-            weights=w[keep], starts=starts, penalizer=self.penalizer, model="BetaGeoBetaBinom",
+            names=BetaGeoBetaBinomFit._names,
+            core=_core,
+            data=[c[keep] for c in data],
+            weights=w[keep],
+            starts=starts,
+            penalizer=self.penalizer,
+            model="BetaGeoBetaBinom",
         )
         aic, bic = information_criteria(res.log_likelihood, res.n_parameters, res.n_customers)
         return BetaGeoBetaBinomFit(
-            **res.params, standard_errors=res.standard_errors,
-            log_likelihood=res.log_likelihood, aic=aic, bic=bic, n_customers=res.n_customers,
+            **res.params,
+            standard_errors=res.standard_errors,
+            log_likelihood=res.log_likelihood,
+            aic=aic,
+            bic=bic,
+            n_customers=res.n_customers,
             diagnostics=res.diagnostics,
         )

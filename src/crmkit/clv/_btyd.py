@@ -12,7 +12,13 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special
 
-from crmkit.clv._fitting import FitDiagnostics, check_weights, compress, information_criteria, maximize
+from crmkit.clv._fitting import (
+    FitDiagnostics,
+    check_weights,
+    compress,
+    information_criteria,
+    maximize,
+)
 from crmkit.clv._inputs import btyd_arrays, covariate_matrix
 from crmkit.clv._summary import RFMSummary
 from crmkit.errors import InvalidInputError, NumericalError
@@ -64,7 +70,8 @@ class FitResult:
     @classmethod
     def from_params(cls, **params: float) -> Self:
         """A fit from known parameters (for scoring with published values or simulation truth)."""
-        return cls(**params)
+        kwargs: dict[str, Any] = dict(params)
+        return cls(**kwargs)
 
 
 class BTYDFitMixin:
@@ -76,7 +83,9 @@ class BTYDFitMixin:
     def _loglik(self, x: FloatArray, tx: FloatArray, T: FloatArray, cov: dict[str, Any]) -> Any:
         raise NotImplementedError
 
-    def _log_odds_dead(self, x: FloatArray, tx: FloatArray, T: FloatArray, cov: dict[str, Any]) -> Any:
+    def _log_odds_dead(
+        self, x: FloatArray, tx: FloatArray, T: FloatArray, cov: dict[str, Any]
+    ) -> Any:
         raise NotImplementedError
 
     def _survive(self, x: FloatArray, T: FloatArray, t: Any, cov: dict[str, Any]) -> Any:
@@ -135,8 +144,9 @@ class BTYDFitMixin:
             >>> bool(((pa > 0.99) & (pa <= 1)).all())
             True
         """
-        x, tx, tt, cov = self._args(summary, frequency, recency, T, purchase_covariates,
-                                    dropout_covariates)
+        x, tx, tt, cov = self._args(
+            summary, frequency, recency, T, purchase_covariates, dropout_covariates
+        )
         if t < 0:
             raise InvalidInputError(f"t: negative ({t}). Pass a time >= 0 after the end.")
         with np.errstate(all="ignore"):
@@ -164,8 +174,9 @@ class BTYDFitMixin:
             >>> fit.conditional_expected_purchases(39.0, frequency=[2], recency=[30.43], T=[38.86])
             array([1.226...])
         """
-        x, tx, tt, cov = self._args(summary, frequency, recency, T, purchase_covariates,
-                                    dropout_covariates)
+        x, tx, tt, cov = self._args(
+            summary, frequency, recency, T, purchase_covariates, dropout_covariates
+        )
         with np.errstate(all="ignore"):
             pa = special.expit(-np.asarray(self._log_odds_dead(x, tx, tt, cov), dtype=np.float64))
             out = pa * self._given_alive(x, tt, np.float64(t), cov)
@@ -189,8 +200,9 @@ class BTYDFitMixin:
             >>> fit.log_likelihood_per_customer(frequency=[0, 200], recency=[0, 38], T=[40, 40])
             array([ -0.59947382, 100.7957...])
         """
-        x, tx, tt, cov = self._args(summary, frequency, recency, T, purchase_covariates,
-                                    dropout_covariates)
+        x, tx, tt, cov = self._args(
+            summary, frequency, recency, T, purchase_covariates, dropout_covariates
+        )
         with np.errstate(all="ignore"):
             return finite("log_likelihood", self._loglik(x, tx, tt, cov))
 
@@ -221,8 +233,9 @@ class BTYDFitMixin:
                 f"discount_rate: must be > 0 (got {discount_rate}). DERT over an infinite horizon "
                 "needs discounting."
             )
-        x, tx, tt, cov = self._args(summary, frequency, recency, T, purchase_covariates,
-                                    dropout_covariates)
+        x, tx, tt, cov = self._args(
+            summary, frequency, recency, T, purchase_covariates, dropout_covariates
+        )
         with np.errstate(all="ignore"):
             pa = special.expit(-np.asarray(self._log_odds_dead(x, tx, tt, cov), dtype=np.float64))
             total = np.zeros(x.size)
@@ -265,8 +278,14 @@ def fit_btyd(
     data = [d[keep] for d in data]
     covs = {k: (m[keep], s) for k, (m, s) in covs.items()}
     res = maximize(
-        names=fit_cls._names, core=core, data=data, weights=w[keep], starts=starts,
-        penalizer=penalizer, covariates=covs, model=model,
+        names=fit_cls._names,
+        core=core,
+        data=data,
+        weights=w[keep],
+        starts=starts,
+        penalizer=penalizer,
+        covariates=covs,
+        model=model,
     )
     aic, bic = information_criteria(res.log_likelihood, res.n_parameters, res.n_customers)
     return fit_cls(

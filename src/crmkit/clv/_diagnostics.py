@@ -71,7 +71,9 @@ class HoldoutComparison:
         """Actual holdout purchases, summed over customers."""
         return float(self.actual.sum())
 
-    def by_calibration_frequency(self, frequency: Any, max_frequency: int = 7) -> dict[int, tuple[float, float]]:
+    def by_calibration_frequency(
+        self, frequency: Any, max_frequency: int = 7
+    ) -> dict[int, tuple[float, float]]:
         """Mean (predicted, actual) per calibration frequency, the last bin open (``x ≥ max``).
 
         Example:
@@ -95,7 +97,8 @@ def compare_holdout(fit: _Fit, split: CalibrationHoldout) -> HoldoutComparison:
         >>> from crmkit.clv import BetaGeoFit, calibration_holdout
         >>> ts = np.array(["2024-01-01", "2024-01-05", "2024-02-01"], "datetime64[us]")
         >>> split = calibration_holdout([1, 1, 1], ts, [1.0, 1.0, 1.0],
-        ...     calibration_end=np.datetime64("2024-01-10"), observation_end=np.datetime64("2024-02-10"))
+        ...     calibration_end=np.datetime64("2024-01-10"),
+        ...     observation_end=np.datetime64("2024-02-10"))
         >>> fit = BetaGeoFit.from_params(r=0.3, alpha=4.0, a=0.8, b=2.5)
         >>> compare_holdout(fit, split).total_actual
         1.0
@@ -123,8 +126,13 @@ class PurchaseCountFit:
 
 
 def purchase_count_fit(
-    fit: _Fit, summary: RFMSummary | None = None, *, frequency: Any = None, T: Any = None,
-    max_count: int = 7, n_parameters: int = 4,
+    fit: _Fit,
+    summary: RFMSummary | None = None,
+    *,
+    frequency: Any = None,
+    T: Any = None,
+    max_count: int = 7,
+    n_parameters: int = 4,
 ) -> PurchaseCountFit:
     """Compare the histogram of repeat purchases with the model's P(X(T) = n), customer by customer.
 
@@ -154,8 +162,12 @@ def purchase_count_fit(
     chi = float(contrib.sum())
     dof = max(1, max_count + 1 - 1 - n_parameters)
     return PurchaseCountFit(
-        counts=np.arange(max_count + 1), observed=observed, expected=expected, chi_square=chi,
-        degrees_of_freedom=dof, p_value=float(stats.chi2.sf(chi, dof)),
+        counts=np.arange(max_count + 1),
+        observed=observed,
+        expected=expected,
+        chi_square=chi,
+        degrees_of_freedom=dof,
+        p_value=float(stats.chi2.sf(chi, dof)),
     )
 
 
@@ -185,7 +197,8 @@ def spend_frequency_correlation(
     """The Gamma-Gamma independence check: does spend move with purchase frequency?
 
     Example:
-        >>> res = spend_frequency_correlation(frequency=[1, 2, 3, 4, 5], monetary=[10, 12, 9, 11, 10])
+        >>> res = spend_frequency_correlation(frequency=[1, 2, 3, 4, 5],
+        ...                                   monetary=[10, 12, 9, 11, 10])
         >>> res.n
         5
     """
@@ -203,6 +216,8 @@ def spend_frequency_correlation(
     pear = stats.pearsonr(x[keep], m[keep])
     spear = stats.spearmanr(x[keep], m[keep])
     return SpendFrequencyCorrelation(
-        pearson=float(pear.statistic), spearman=float(spear.statistic),
-        p_value=float(spear.pvalue), n=int(keep.sum()),
+        pearson=float(pear.statistic),
+        spearman=float(spear.statistic),
+        p_value=float(spear.pvalue),
+        n=int(keep.sum()),
     )

@@ -25,7 +25,7 @@ Core = Callable[[Sequence[Any], Sequence[FloatArray]], tuple[FloatArray, FloatAr
 
 _LOG_BOUND = 18.0
 _COEF_BOUND = 50.0
-_SUBSAMPLE_ROWS = 40_000
+_SUBSAMPLE_ROWS = 10_000
 _GTOL = 1e-4
 
 
@@ -60,7 +60,7 @@ class FitDiagnostics:
 class MLResult:
     """Internal: the optimum in log-parameter space and what the fit objects are built from."""
 
-    params: dict[str, float]
+    params: dict[str, Any]
     standard_errors: dict[str, float]
     coefficients: dict[str, FloatArray]
     coefficient_errors: dict[str, FloatArray]
@@ -277,8 +277,10 @@ def _covariance(problem: _Problem, theta: FloatArray, model: str) -> FloatArray:
         hess[:, j] = -(gp - gm) / (2 * h)
     if problem.penalizer > 0:
         n = float(problem.weights.sum())
-        pen = np.r_[4 * problem.penalizer * np.exp(2 * theta[: problem.n_base]),
-                    np.full(k - problem.n_base, 2 * problem.penalizer)]
+        pen = np.r_[
+            4 * problem.penalizer * np.exp(2 * theta[: problem.n_base]),
+            np.full(k - problem.n_base, 2 * problem.penalizer),
+        ]
         hess += np.diag(pen * n)
     hess = (hess + hess.T) / 2
     try:

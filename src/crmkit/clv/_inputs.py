@@ -61,7 +61,12 @@ def btyd_arrays(
             raise InvalidInputError(
                 "summary: passed together with frequency/recency/T arrays. Pass one or the other."
             )
-        frequency, recency, T, ids = summary.frequency, summary.recency, summary.T, summary.customer_id
+        frequency, recency, T, ids = (
+            summary.frequency,
+            summary.recency,
+            summary.T,
+            summary.customer_id,
+        )
     else:
         if frequency is None or recency is None or T is None:
             raise InvalidInputError(
@@ -74,12 +79,30 @@ def btyd_arrays(
     t = checked("T", T, ids)
     same_length(frequency=x, recency=tx, T=t)
     if whole:
-        fail("frequency", x != np.round(x), x, ids, "non-integer values",
-             "Frequency counts repeat purchase periods; pass whole numbers.")
-    fail("recency", tx > t * (1 + 1e-12) + 1e-12, tx, ids, "recency > T",
-         "Recency is the time from the first to the last purchase and cannot exceed the age T.")
-    fail("recency", (x == 0) & (tx > 0), tx, ids, "recency > 0 with frequency 0",
-         "A customer without repeat purchases has recency 0.")
+        fail(
+            "frequency",
+            x != np.round(x),
+            x,
+            ids,
+            "non-integer values",
+            "Frequency counts repeat purchase periods; pass whole numbers.",
+        )
+    fail(
+        "recency",
+        tx > t * (1 + 1e-12) + 1e-12,
+        tx,
+        ids,
+        "recency > T",
+        "Recency is the time from the first to the last purchase and cannot exceed the age T.",
+    )
+    fail(
+        "recency",
+        (x == 0) & (tx > 0),
+        tx,
+        ids,
+        "recency > 0 with frequency 0",
+        "A customer without repeat purchases has recency 0.",
+    )
     del n
     return x, np.minimum(tx, t), t, ids
 

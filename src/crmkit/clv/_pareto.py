@@ -40,7 +40,7 @@ def _death_integral(
     ks = k + s
     la_tx = np.log(alpha + tx)
     la_T = np.log(alpha + T)
-    open_ = T > tx
+    open_ = tx < T
     log_rho = ks * (la_tx - la_T)  # <= 0
     # ∫_ρ^1 g du = ∫_{log ρ}^0 e^v g dv: smooth in v. Gauss-Legendre panels at fractions
     # (1, 1/2, 1/4, 1/10, 0) of the lower limit, cut at -40 (e^-40 of the mass is below
@@ -122,7 +122,9 @@ class ParetoNBDFit(BTYDFitMixin, FitResult):
         ll, _ = _core(self._params_for(x.size, cov), [x, tx, T])
         return ll
 
-    def _log_odds_dead(self, x: FloatArray, tx: FloatArray, T: FloatArray, cov: dict[str, Any]) -> Any:
+    def _log_odds_dead(
+        self, x: FloatArray, tx: FloatArray, T: FloatArray, cov: dict[str, Any]
+    ) -> Any:
         r, alpha, s, beta = self._params_for(x.size, cov)
         k = r + x
         log_i, _ = _death_integral(k, alpha, s, beta, tx, T, need_moments=False)
@@ -165,8 +167,11 @@ class ParetoNBDFit(BTYDFitMixin, FitResult):
 
         def nb(tau: Any) -> Any:
             return np.exp(
-                special.gammaln(r + n) - special.gammaln(r) - special.gammaln(n + 1.0)
-                + r * np.log(alpha / (alpha + tau)) + special.xlogy(n, tau / (alpha + tau))
+                special.gammaln(r + n)
+                - special.gammaln(r)
+                - special.gammaln(n + 1.0)
+                + r * np.log(alpha / (alpha + tau))
+                + special.xlogy(n, tau / (alpha + tau))
             )
 
         v_t = np.exp(-s * np.log1p(t / beta))
@@ -220,9 +225,18 @@ class ParetoNBD:
         """Fit by maximum likelihood; see the class docstring."""
         starts = ((0.5, 10.0, 0.5, 10.0), (1.0, 1.0, 1.0, 1.0), (0.3, 5.0, 2.0, 40.0))
         fit: ParetoNBDFit = fit_btyd(
-            ParetoNBDFit, _core, starts[: max(1, self.n_starts)],
-            {"purchase": {"alpha": -1.0}, "dropout": {"beta": -1.0}}, self.penalizer,
-            summary, frequency, recency, T, weights, purchase_covariates, dropout_covariates,
+            ParetoNBDFit,
+            _core,
+            starts[: max(1, self.n_starts)],
+            {"purchase": {"alpha": -1.0}, "dropout": {"beta": -1.0}},
+            self.penalizer,
+            summary,
+            frequency,
+            recency,
+            T,
+            weights,
+            purchase_covariates,
+            dropout_covariates,
             model="ParetoNBD",
         )
         if fit.s < 1e-3:

@@ -59,8 +59,12 @@ class ShiftedBetaGeoFit(FitResult):
             [1.0, 0.5]
         """
         t = np.asarray(t, dtype=np.float64)
-        return finite("survival", np.exp(special.betaln(self.alpha, self.beta + t)
-                                         - special.betaln(self.alpha, self.beta)))
+        return finite(
+            "survival",
+            np.exp(
+                special.betaln(self.alpha, self.beta + t) - special.betaln(self.alpha, self.beta)
+            ),
+        )
 
     def churn_pmf(self, t: Any) -> FloatArray:
         """P(T = t): the probability that a new customer churns in period ``t`` (t ≥ 1).
@@ -70,20 +74,28 @@ class ShiftedBetaGeoFit(FitResult):
             0.5
         """
         t = np.asarray(t, dtype=np.float64)
-        return finite("churn_pmf", np.exp(special.betaln(self.alpha + 1.0, self.beta + t - 1.0)
-                                          - special.betaln(self.alpha, self.beta)))
+        return finite(
+            "churn_pmf",
+            np.exp(
+                special.betaln(self.alpha + 1.0, self.beta + t - 1.0)
+                - special.betaln(self.alpha, self.beta)
+            ),
+        )
 
     def retention_rate(self, t: Any) -> FloatArray:
         """r_t = (β + t − 1)/(α + β + t − 1): the share of period t−1 survivors renewing at t.
 
         Example:
-            >>> ShiftedBetaGeoFit.from_params(alpha=0.704, beta=1.182).retention_rate([1, 5]).round(3)
+            >>> fit = ShiftedBetaGeoFit.from_params(alpha=0.704, beta=1.182)
+            >>> fit.retention_rate([1, 5]).round(3)
             array([0.627, 0.88 ])
         """
         t = np.asarray(t, dtype=np.float64)
         return finite("retention_rate", (self.beta + t - 1.0) / (self.alpha + self.beta + t - 1.0))
 
-    def discounted_expected_residual_lifetime(self, discount_rate: float, renewals: Any) -> FloatArray:
+    def discounted_expected_residual_lifetime(
+        self, discount_rate: float, renewals: Any
+    ) -> FloatArray:
         """DERL for a customer who has made ``renewals`` renewals (is in period renewals + 1).
 
         Σ_{t ≥ n} S(t)/S(n−1) / (1+d)^{t−n} with n = renewals + 1 (Fader & Hardie 2010); counts
@@ -103,7 +115,7 @@ class ShiftedBetaGeoFit(FitResult):
         n = np.asarray(renewals, dtype=np.float64) + 1.0
         a, b = self.alpha, self.beta
         with np.errstate(all="ignore"):
-            # S(n)/S(n-1) · Σ_k (S(n+k)/S(n)) z^k with z = 1/(1+d); the series is 2F1(1, β+n; α+β+n; z).
+            # S(n)/S(n-1) · Σ_k (S(n+k)/S(n)) z^k, z = 1/(1+d): the series 2F1(1, β+n; α+β+n; z).
             first = (b + n - 1.0) / (a + b + n - 1.0)
             out = first * special.hyp2f1(1.0, b + n, a + b + n, 1.0 / (1.0 + discount_rate))
         return finite("discounted_expected_residual_lifetime", out)
@@ -116,8 +128,14 @@ def _survival_to_events(active: Any) -> tuple[FloatArray, FloatArray, FloatArray
         raise InvalidInputError(
             f"active: {s.size} values. Pass the cohort size at t = 0 and at least one later count."
         )
-    fail("active", np.diff(s) > 0, s[1:], None, "the count rises",
-         "Survivor counts never increase; pass active customers per period of one cohort.")
+    fail(
+        "active",
+        np.diff(s) > 0,
+        s[1:],
+        None,
+        "the count rises",
+        "Survivor counts never increase; pass active customers per period of one cohort.",
+    )
     lost = -np.diff(s)
     t = np.arange(1, s.size, dtype=np.float64)
     return (
@@ -146,8 +164,14 @@ class ShiftedBetaGeo:
     def fit(self, *, T: Any, churned: Any, weights: Any = None) -> ShiftedBetaGeoFit:
         """Fit by maximum likelihood on per-customer (T, churned) rows."""
         t = checked("T", T, None)
-        fail("T", (t < 1) | (t != np.round(t)), t, None, "not a whole number >= 1",
-             "T counts periods; a customer churning in the first period has T = 1.")
+        fail(
+            "T",
+            (t < 1) | (t != np.round(t)),
+            t,
+            None,
+            "not a whole number >= 1",
+            "T counts periods; a customer churning in the first period has T = 1.",
+        )
         ch = np.asarray(churned, dtype=np.float64)
         if ch.shape != t.shape:
             raise InvalidInputError(
@@ -158,14 +182,22 @@ class ShiftedBetaGeo:
         data, w = compress([t, ch], w)
         keep = w > 0
         res = maximize(
-            names=ShiftedBetaGeoFit._names, core=_core, data=[d[keep] for d in data],
-            weights=w[keep], starts=((1.0, 1.0), (0.5, 3.0)), penalizer=self.penalizer,
+            names=ShiftedBetaGeoFit._names,
+            core=_core,
+            data=[d[keep] for d in data],
+            weights=w[keep],
+            starts=((1.0, 1.0), (0.5, 3.0)),
+            penalizer=self.penalizer,
             model="ShiftedBetaGeo",
         )
         aic, bic = information_criteria(res.log_likelihood, res.n_parameters, res.n_customers)
         return ShiftedBetaGeoFit(
-            **res.params, standard_errors=res.standard_errors,
-            log_likelihood=res.log_likelihood, aic=aic, bic=bic, n_customers=res.n_customers,
+            **res.params,
+            standard_errors=res.standard_errors,
+            log_likelihood=res.log_likelihood,
+            aic=aic,
+            bic=bic,
+            n_customers=res.n_customers,
             diagnostics=res.diagnostics,
         )
 

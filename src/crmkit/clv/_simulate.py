@@ -32,12 +32,19 @@ def _ages(n: int, T: Any) -> FloatArray:
 def _summary(x: Any, tx: Any, t: Any) -> RFMSummary:
     n = x.size
     return RFMSummary(
-        customer_id=np.arange(n), frequency=x.astype(np.float64), recency=tx, T=t,
-        monetary=np.zeros(n), period="D", unit="D",
+        customer_id=np.arange(n),
+        frequency=x.astype(np.float64),
+        recency=tx,
+        T=t,
+        monetary=np.zeros(n),
+        period="D",
+        unit="D",
     )
 
 
-def _last_of(x: FloatArray, total: FloatArray, span: FloatArray, rng: np.random.Generator) -> FloatArray:
+def _last_of(
+    x: FloatArray, total: FloatArray, span: FloatArray, rng: np.random.Generator
+) -> FloatArray:
     """Time of the x-th of ``total`` uniform events on [0, span] (0 when x = 0)."""
     pos = x > 0
     out = np.zeros(x.size)
@@ -46,7 +53,14 @@ def _last_of(x: FloatArray, total: FloatArray, span: FloatArray, rng: np.random.
 
 
 def simulate_beta_geo(
-    n: int, *, T: Any, r: float, alpha: float, a: float, b: float, modified: bool = False,
+    n: int,
+    *,
+    T: Any,
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    modified: bool = False,
     rng: np.random.Generator | int | None = None,
 ) -> RFMSummary:
     """Customers from BG/NBD (or MBG/NBD with ``modified=True``) observed for ``T`` time units.
@@ -69,7 +83,13 @@ def simulate_beta_geo(
 
 
 def simulate_pareto_nbd(
-    n: int, *, T: Any, r: float, alpha: float, s: float, beta: float,
+    n: int,
+    *,
+    T: Any,
+    r: float,
+    alpha: float,
+    s: float,
+    beta: float,
     rng: np.random.Generator | int | None = None,
 ) -> RFMSummary:
     """Customers from Pareto/NBD observed for ``T`` time units.
@@ -89,7 +109,13 @@ def simulate_pareto_nbd(
 
 
 def simulate_beta_geo_beta_binom(
-    n: int, *, opportunities: int, alpha: float, beta: float, gamma: float, delta: float,
+    n: int,
+    *,
+    opportunities: int,
+    alpha: float,
+    beta: float,
+    gamma: float,
+    delta: float,
     rng: np.random.Generator | int | None = None,
 ) -> RFMSummary:
     """Customers from BG/BB over ``opportunities`` discrete transaction opportunities.
@@ -113,7 +139,11 @@ def simulate_beta_geo_beta_binom(
 
 
 def simulate_gamma_gamma(
-    *, frequency: Any, p: float, q: float, gamma: float,
+    *,
+    frequency: Any,
+    p: float,
+    q: float,
+    gamma: float,
     rng: np.random.Generator | int | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Mean repeat-purchase values for customers with the given frequencies (0 where x = 0).
@@ -133,7 +163,11 @@ def simulate_gamma_gamma(
 
 
 def simulate_shifted_beta_geo(
-    n: int, *, periods: int, alpha: float, beta: float,
+    n: int,
+    *,
+    periods: int,
+    alpha: float,
+    beta: float,
     rng: np.random.Generator | int | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """(T, churned) for ``n`` subscribers observed for ``periods`` periods under sBG.

@@ -28,8 +28,13 @@ def _core(p: Sequence[Any], d: Sequence[FloatArray]) -> tuple[FloatArray, FloatA
     px = pp * x
     lgm = np.log(g + x * m)
     ll = (
-        special.gammaln(px + q) - special.gammaln(px) - special.gammaln(q) + q * np.log(g)
-        + (px - 1.0) * np.log(m) + px * np.log(x) - (px + q) * lgm
+        special.gammaln(px + q)
+        - special.gammaln(px)
+        - special.gammaln(q)
+        + q * np.log(g)
+        + (px - 1.0) * np.log(m)
+        + px * np.log(x)
+        - (px + q) * lgm
     )
     dpq = special.digamma(px + q)
     grad = np.empty((3, x.size))
@@ -45,15 +50,19 @@ def _spend_arrays(
     if summary is not None:
         frequency, monetary, ids = summary.frequency, summary.monetary, summary.customer_id
     elif frequency is None or monetary is None:
-        raise InvalidInputError(
-            "frequency, monetary: missing. Pass an RFMSummary or both arrays."
-        )
+        raise InvalidInputError("frequency, monetary: missing. Pass an RFMSummary or both arrays.")
     else:
         ids = None
     x = checked("frequency", frequency, ids)
     m = checked("monetary", monetary, ids, n=x.size)
-    fail("monetary", (x > 0) & (m <= 0), m, ids, "non-positive mean spend with repeat purchases",
-         "Gamma-Gamma models positive spend; drop refunds or zero-value orders first.")
+    fail(
+        "monetary",
+        (x > 0) & (m <= 0),
+        m,
+        ids,
+        "non-positive mean spend with repeat purchases",
+        "Gamma-Gamma models positive spend; drop refunds or zero-value orders first.",
+    )
     if repeaters_only:
         keep = x > 0
         return x[keep], m[keep], None if ids is None else ids[keep]
@@ -92,7 +101,7 @@ class GammaGammaFit(FitResult):
     def conditional_expected_spend(
         self, summary: RFMSummary | None = None, *, frequency: Any = None, monetary: Any = None
     ) -> FloatArray:
-        """E[transaction value | x repeat purchases with mean ``monetary``] (population mean if x = 0).
+        """E[value per purchase | x repeats with mean ``monetary``] (the population mean at x = 0).
 
         Example:
             >>> fit = GammaGammaFit.from_params(p=6.25, q=3.74, gamma=15.44)
@@ -138,7 +147,11 @@ class GammaGamma:
     penalizer: float = 0.0
 
     def fit(
-        self, summary: RFMSummary | None = None, *, frequency: Any = None, monetary: Any = None,
+        self,
+        summary: RFMSummary | None = None,
+        *,
+        frequency: Any = None,
+        monetary: Any = None,
         weights: Any = None,
     ) -> GammaGammaFit:
         """Fit by maximum likelihood on the customers with frequency > 0."""
@@ -154,15 +167,24 @@ class GammaGamma:
             )
         data, w = compress([x_all[keep], m_all[keep]], w_all[keep])
         m_mean = float(np.average(data[1], weights=w))
-        starts = ((2.0, 2.0, max(m_mean, 1e-6)), (10.0, 5.0, max(m_mean, 1e-6)))
+        starts = ((2.0, 2.0, max(m_mean, 1e-6)),)
         res = maximize(
-            names=GammaGammaFit._names, core=_core, data=data, weights=w, starts=starts,
-            penalizer=self.penalizer, model="GammaGamma",
+            names=GammaGammaFit._names,
+            core=_core,
+            data=data,
+            weights=w,
+            starts=starts,
+            penalizer=self.penalizer,
+            model="GammaGamma",
         )
         aic, bic = information_criteria(res.log_likelihood, res.n_parameters, res.n_customers)
         fit = GammaGammaFit(
-            **res.params, standard_errors=res.standard_errors,
-            log_likelihood=res.log_likelihood, aic=aic, bic=bic, n_customers=res.n_customers,
+            **res.params,
+            standard_errors=res.standard_errors,
+            log_likelihood=res.log_likelihood,
+            aic=aic,
+            bic=bic,
+            n_customers=res.n_customers,
             diagnostics=res.diagnostics,
         )
         if fit.q <= 1:

@@ -21,7 +21,13 @@ from crmkit._validation import (
 )
 from crmkit.errors import CurrencyMismatchError, InvalidInputError
 
-__all__ = ["CalibrationHoldout", "RFMSummary", "calibration_holdout", "summarize", "summary_from_orders"]
+__all__ = [
+    "CalibrationHoldout",
+    "RFMSummary",
+    "calibration_holdout",
+    "summarize",
+    "summary_from_orders",
+]
 
 Period = Literal["h", "D", "W"]
 FloatArray = npt.NDArray[np.float64]
@@ -123,8 +129,8 @@ def _ids_and_codes(customer_id: Any) -> tuple[npt.NDArray[Any], npt.NDArray[np.i
     if raw.dtype.kind in "iu":
         ids = raw.astype(np.int64, copy=False)
         return ids, ids, False
-    ids = as_str_array("customer_id", raw)
-    uniq, inverse = np.unique(ids, return_inverse=True)
+    strs = as_str_array("customer_id", raw)
+    uniq, inverse = np.unique(strs, return_inverse=True)
     return uniq, inverse.astype(np.int64), True
 
 
@@ -180,7 +186,7 @@ def _aggregate(
         uniq, inv = np.unique(codes, return_inverse=True)
         ids, codes, cmin, dense = uniq, inv.astype(np.int64), 0, True
     key = (codes - cmin) * span + (per - pmin)
-    order = np.argsort(key, kind="stable")
+    order = np.argsort(key)  # ties are merged below, so stability is not needed
     skey = key[order]
     starts = np.flatnonzero(np.r_[True, skey[1:] != skey[:-1]])
     ukey = skey[starts]
@@ -190,8 +196,8 @@ def _aggregate(
     cstart = np.r_[True, cust[1:] != cust[:-1]]
     present = cust[cstart]
     out_ids = ids[present] if dense else present + cmin
-    cidx = np.cumsum(cstart) - 1
-    return out_ids, cidx.astype(np.int64), mper, merged_amount
+    cidx = np.cumsum(cstart, dtype=np.int64) - 1
+    return out_ids, cidx, mper, merged_amount
 
 
 def _summary_from_merged(
@@ -264,7 +270,7 @@ def summarize(
         >>> s.frequency.tolist(), s.monetary.tolist(), s.T.tolist()
         ([1.0], [30.0], [4.0])
     """
-    unit, scale = _unit_scale(period, unit)
+    unit_name, scale = _unit_scale(period, unit)
     end_us = _to_us("observation_end", observation_end)
     ts = as_datetime_array("timestamp", timestamp)
     late = ts.astype(np.int64) > end_us
@@ -285,7 +291,7 @@ def summarize(
         T=t,
         monetary=m,
         period=period,
-        unit=unit,
+        unit=unit_name,
         observation_end=np.datetime64(end_us, "us"),
     )
 
@@ -309,11 +315,12 @@ def calibration_holdout(
         >>> import numpy as np
         >>> ts = np.array(["2024-01-01", "2024-01-20", "2024-01-25"], "datetime64[us]")
         >>> split = calibration_holdout(["a", "a", "b"], ts, [5.0, 7.0, 1.0],
-        ...     calibration_end=np.datetime64("2024-01-10"), observation_end=np.datetime64("2024-01-31"))
+        ...     calibration_end=np.datetime64("2024-01-10"),
+        ...     observation_end=np.datetime64("2024-01-31"))
         >>> split.calibration.customer_id.tolist(), split.holdout_monetary.tolist()
         (['a'], [7.0])
     """
-    unit, scale = _unit_scale(period, unit)
+    unit_name, scale = _unit_scale(period, unit)
     cal_us = _to_us("calibration_end", calibration_end)
     end_us = _to_us("observation_end", observation_end)
     if cal_us >= end_us:
@@ -322,8 +329,13 @@ def calibration_holdout(
         )
     ts = as_datetime_array("timestamp", timestamp)
     ts_us = ts.astype(np.int64)
-    require("timestamp", ts_us > end_us, ts, "transactions after observation_end",
-            "Move observation_end")
+    require(
+        "timestamp",
+        ts_us > end_us,
+        ts,
+        "transactions after observation_end",
+        "Move observation_end",
+    )
     ids, cidx, mper, mamount = _aggregate(customer_id, ts, amount, period)
     cal_period = int(_period_index(np.array([cal_us], np.int64), period)[0])
     end_period = int(_period_index(np.array([end_us], np.int64), period)[0])
@@ -347,7 +359,7 @@ def calibration_holdout(
         T=t,
         monetary=m,
         period=period,
-        unit=unit,
+        unit=unit_name,
         observation_end=np.datetime64(cal_us, "us"),
     )
     return CalibrationHoldout(

@@ -68,7 +68,7 @@ def expected_clv(
         return fit.conditional_expected_purchases(float(t), summary, **arrays)
 
     if convention == "discrete":
-        k_max = int(math.ceil(horizon / step - 1e-12))
+        k_max = math.ceil(horizon / step - 1e-12)
         total: FloatArray = np.asarray(0.0)
         prev: FloatArray = np.asarray(0.0)
         for k in range(1, k_max + 1):

@@ -86,14 +86,14 @@ def as_float_array(
     min_value: float | None = None,
     strictly_positive: bool = False,
 ) -> npt.NDArray[np.float64]:
-    """A one-dimensional float64 array, rejecting NaN (by policy), infinities and out-of-range values."""
+    """A one-dimensional float64 array; rejects NaN (by policy), infinities, out-of-range values."""
     arr = as_1d(name, values)
     if arr.dtype == object or arr.dtype.kind not in "biuf":
         try:
             arr = arr.astype(np.float64)
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(
-                f"{name}: expected numbers (dtype {arr.dtype}; {exc}). Convert the column to numbers."
+                f"{name}: expected numbers (dtype {arr.dtype}; {exc}). Convert the column first."
             ) from exc
     out = np.asarray(arr, dtype=np.float64)
     nan = np.isnan(out)
@@ -103,15 +103,15 @@ def as_float_array(
         require(name, np.isinf(out), out, "infinite values", "Pass finite numbers.")
     ok = ~nan
     if min_value is not None:
-        require(name, ok & (out < min_value), out, f"values below {min_value:g}", "Check the input.")
+        require(
+            name, ok & (out < min_value), out, f"values below {min_value:g}", "Check the input."
+        )
     if strictly_positive:
         require(name, ok & (out <= 0), out, "values <= 0", "Pass strictly positive values.")
     return out
 
 
-def as_int_array(
-    name: str, values: Any, *, min_value: int | None = None
-) -> npt.NDArray[np.int64]:
+def as_int_array(name: str, values: Any, *, min_value: int | None = None) -> npt.NDArray[np.int64]:
     """A one-dimensional int64 array; floats must be whole, never silently truncated."""
     arr = as_1d(name, values)
     if arr.dtype.kind in "iub":
@@ -132,7 +132,7 @@ def as_int_array(
 
 
 def as_str_array(name: str, values: Any, *, allow_empty: bool = False) -> npt.NDArray[np.str_]:
-    """A one-dimensional unicode array of ids; None and (unless allowed) empty strings are errors."""
+    """A one-dimensional unicode array; None and (unless allowed) empty strings are errors."""
     arr = as_1d(name, values)
     if arr.dtype.kind == "U":
         out = arr
@@ -190,7 +190,7 @@ def _python_datetimes(name: str, arr: np.ndarray[Any, Any]) -> npt.NDArray[np.da
 def to_datetime64(name: str, value: _dt.datetime | np.datetime64 | str) -> np.datetime64:
     """One timestamp as ``datetime64[us]`` UTC (aware datetime, datetime64 or ISO string)."""
     if isinstance(value, np.datetime64):
-        return value.astype("datetime64[us]")
+        return value.astype("datetime64[us]")  # type: ignore[no-any-return]
     if isinstance(value, str):
         try:
             value = _dt.datetime.fromisoformat(value)

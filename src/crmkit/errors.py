@@ -109,7 +109,7 @@ class NotFoundError(StorageError, LookupError):
 
 
 class ConflictError(StorageError):
-    """A write conflicts with what the store holds (a concurrent writer, or a key reused differently).
+    """A write conflicts with what the store holds (a concurrent writer, a key reused).
 
     Example:
         >>> issubclass(ConflictError, StorageError)

@@ -30,7 +30,7 @@ def test_pareto_p_alive_at_large_frequency() -> None:
     for i in range(2):
         k = r + x[i]
         # Reference in doubles, scaled by (α+T)^k (β+T)^s so nothing underflows.
-        f = lambda tau, i=i, k=k: np.exp(  # noqa: E731
+        f = lambda tau, i=i, k=k: np.exp(
             -k * np.log((a + tau) / (a + T[i])) - (s + 1) * np.log(b + tau) + s * np.log(b + T[i])
         )
         integral, _ = integrate.quad(f, tx[i], T[i], epsrel=1e-12, epsabs=0)

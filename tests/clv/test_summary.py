@@ -108,3 +108,22 @@ def test_all_is_sorted_and_honest() -> None:
     names = crmkit.clv.__all__
     assert list(names) == sorted(names)
     assert all(hasattr(crmkit.clv, n) for n in names)
+
+
+def test_summary_from_order_columns() -> None:
+    """summary_from_orders works on crmkit.columns.OrderColumns."""
+    from crmkit.columns import OrderColumns
+
+    oc = OrderColumns.from_arrays(
+        order_id=["o1", "o2", "o3"],
+        customer_id=["c1", "c1", "c2"],
+        placed_at=np.array(
+            ["2024-01-01T10:00", "2024-02-01T09:30", "2024-02-03"], "datetime64[us]"
+        ),
+        currency=["EUR", "EUR", "EUR"],
+        total_minor=[1999, 500, 700],
+    )
+    s = summary_from_orders(oc, observation_end=np.datetime64("2024-03-01"))
+    assert s.customer_id.tolist() == ["c1", "c2"]
+    assert s.frequency.tolist() == [1.0, 0.0]
+    assert s.monetary.tolist() == [500.0, 0.0]

@@ -1,0 +1,75 @@
+"""Loyalty: a points ledger with lots, expiry and burn order; tier policies; rewards and coupons."""
+
+from crmkit.loyalty._clock import ProgramClock
+from crmkit.loyalty._earn import (
+    EarnColumns,
+    bonus_points,
+    earn_points,
+    member_codes,
+    points_for_order,
+)
+from crmkit.loyalty._expiry import ExpiryMode, ExpiryRule
+from crmkit.loyalty._ledger import (
+    InsufficientPointsError,
+    LedgerOutcome,
+    LedgerPolicy,
+    MemberAccount,
+    TransferOutcome,
+    apply,
+    apply_transfer,
+    balance_at,
+    check_account,
+)
+from crmkit.loyalty._rules import BonusRule, Campaign, EarnCap, EarnRule, Period, Rounding
+from crmkit.loyalty._values import (
+    Adjust,
+    Balance,
+    Burn,
+    BurnOrder,
+    Earn,
+    EntryKind,
+    Expire,
+    LedgerEntry,
+    Operation,
+    PointsLot,
+    Revoke,
+    Transfer,
+)
+
+__all__ = [
+    "Adjust",
+    "Balance",
+    "BonusRule",
+    "Burn",
+    "BurnOrder",
+    "Campaign",
+    "Earn",
+    "EarnCap",
+    "EarnColumns",
+    "EarnRule",
+    "EntryKind",
+    "Expire",
+    "ExpiryMode",
+    "ExpiryRule",
+    "InsufficientPointsError",
+    "LedgerEntry",
+    "LedgerOutcome",
+    "LedgerPolicy",
+    "MemberAccount",
+    "Operation",
+    "Period",
+    "PointsLot",
+    "ProgramClock",
+    "Revoke",
+    "Rounding",
+    "Transfer",
+    "TransferOutcome",
+    "apply",
+    "apply_transfer",
+    "balance_at",
+    "bonus_points",
+    "check_account",
+    "earn_points",
+    "member_codes",
+    "points_for_order",
+]

@@ -20,6 +20,16 @@ from crmkit.loyalty._ledger import (
     balance_at,
     check_account,
 )
+from crmkit.loyalty._rewards import (
+    Coupon,
+    CouponRedemption,
+    CouponState,
+    Reward,
+    RewardClaim,
+    claim_reward,
+    issue_codes,
+    redeem_coupon,
+)
 from crmkit.loyalty._rules import BonusRule, Campaign, EarnCap, EarnRule, Period, Rounding
 from crmkit.loyalty._tierpolicy import (
     Downgrade,
@@ -53,6 +63,9 @@ __all__ = [
     "Burn",
     "BurnOrder",
     "Campaign",
+    "Coupon",
+    "CouponRedemption",
+    "CouponState",
     "Downgrade",
     "DowngradeStep",
     "Earn",
@@ -75,6 +88,8 @@ __all__ = [
     "ProgramClock",
     "Reason",
     "Revoke",
+    "Reward",
+    "RewardClaim",
     "Rounding",
     "Tier",
     "TierPolicy",
@@ -89,9 +104,12 @@ __all__ = [
     "balance_at",
     "bonus_points",
     "check_account",
+    "claim_reward",
     "earn_points",
     "evaluate_member",
     "evaluate_tiers",
+    "issue_codes",
     "member_codes",
     "points_for_order",
+    "redeem_coupon",
 ]

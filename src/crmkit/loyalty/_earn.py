@@ -346,7 +346,8 @@ def bonus_points(
     points = np.zeros(n, dtype=np.int64)
     known = events.customer_id != ""
     if n and known.any():
-        _, codes = member_codes(np.where(known, events.customer_id, "\x00"))
+        _, inverse = np.unique(events.customer_id, return_inverse=True)  # "" is its own group
+        codes = inverse.astype(np.int64).reshape(-1)
         for rule in rules:
             rows = np.flatnonzero(known & (events.type == rule.event_type))
             if rows.size == 0:

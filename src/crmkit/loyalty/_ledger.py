@@ -304,10 +304,7 @@ class _Book:
 
     def account(self, prior: MemberAccount, at: dt.datetime) -> MemberAccount:
         lots = tuple(
-            sorted(
-                (lot for lot in self.lots.values() if lot.remaining != 0 or lot.amount > 0),
-                key=lambda lot: (lot.earned_at, lot.lot_id),
-            )
+            sorted(self.lots.values(), key=lambda lot: (lot.earned_at, lot.lot_id))
         )
         return MemberAccount(
             member_id=prior.member_id,

@@ -19,9 +19,9 @@ def t(y: int, m: int, d: int, h: int = 12, mi: int = 0) -> dt.datetime:
     return dt.datetime(y, m, d, h, mi, tzinfo=UTC)
 
 
-def run(policy: L.LedgerPolicy, *ops: L.Operation, member: str = "m") -> tuple[
-    L.MemberAccount, list[L.LedgerEntry]
-]:
+def run(
+    policy: L.LedgerPolicy, *ops: L.Operation, member: str = "m"
+) -> tuple[L.MemberAccount, list[L.LedgerEntry]]:
     acct = L.MemberAccount.open(member)
     entries: list[L.LedgerEntry] = []
     for op in ops:
@@ -80,14 +80,20 @@ def test_vectorized_expiry_matches_scalar(rule: L.ExpiryRule, zone: str) -> None
     rng = np.random.default_rng(7)
     us = rng.integers(1_700_000_000, 1_780_000_000, 400) * 1_000_000
     # add instants right around the 2024 DST changes
-    extra = np.array(["2024-03-31T00:59:59", "2024-03-31T01:00:00", "2024-03-10T06:59:59",
-                      "2024-03-10T07:00:00", "2024-11-03T05:30:00"], "datetime64[us]")
+    extra = np.array(
+        [
+            "2024-03-31T00:59:59",
+            "2024-03-31T01:00:00",
+            "2024-03-10T06:59:59",
+            "2024-03-10T07:00:00",
+            "2024-11-03T05:30:00",
+        ],
+        "datetime64[us]",
+    )
     arr = np.concatenate([us.astype("datetime64[us]"), extra])
     got = rule.expires_at_array(arr, clock)
     for a, g in zip(arr, got, strict=True):
-        d = dt.datetime(1970, 1, 1, tzinfo=UTC) + dt.timedelta(
-            microseconds=int(a.astype(np.int64))
-        )
+        d = dt.datetime(1970, 1, 1, tzinfo=UTC) + dt.timedelta(microseconds=int(a.astype(np.int64)))
         want = rule.expires_at(d, clock)
         if want is None:
             assert np.isnat(g)
@@ -98,11 +104,12 @@ def test_vectorized_expiry_matches_scalar(rule: L.ExpiryRule, zone: str) -> None
 def test_points_expire_at_expiry_and_balance_drops() -> None:
     """A lot earned 2024-01-15 with end_of_month expiry is gone on Feb 1 (Berlin)."""
     policy = L.LedgerPolicy(clock=BERLIN, expiry=L.ExpiryRule(mode="end_of_month"))
-    acct, entries = run(policy, earn("e1", t(2024, 1, 15), 100))
+    acct, _ = run(policy, earn("e1", t(2024, 1, 15), 100))
     assert acct.balance_at(t(2024, 1, 31, 22, 59)).available == 100
     assert acct.balance_at(t(2024, 1, 31, 23, 0)).available == 0
-    acct, entries2 = run(policy, earn("e1", t(2024, 1, 15), 100),
-                         L.Expire(key="x", member_id="m", at=t(2024, 2, 2)))
+    acct, entries2 = run(
+        policy, earn("e1", t(2024, 1, 15), 100), L.Expire(key="x", member_id="m", at=t(2024, 2, 2))
+    )
     assert acct.balance == 0
     expiry = [e for e in entries2 if e.kind is L.EntryKind.EXPIRE]
     assert [(e.points, e.at) for e in expiry] == [(-100, dt.datetime(2024, 1, 31, 23, tzinfo=UTC))]
@@ -183,8 +190,11 @@ def test_partial_returns_revoke_in_proportion_and_sum_exactly() -> None:
     policy = L.LedgerPolicy()
     ops: list[L.Operation] = [earn("e", t(2024, 1, 1), 100, order_id="o1", basis_minor=10_000)]
     for i, (refund, day) in enumerate([(3333, 2), (3333, 3), (3334, 4)]):
-        ops.append(L.Revoke(key=f"r{i}", member_id="m", at=t(2024, 1, day), order_id="o1",
-                            refund_minor=refund))
+        ops.append(
+            L.Revoke(
+                key=f"r{i}", member_id="m", at=t(2024, 1, day), order_id="o1", refund_minor=refund
+            )
+        )
     acct, entries = run(policy, *ops)
     revokes = [e.points for e in entries if e.kind is L.EntryKind.REVOKE]
     assert revokes == [-33, -33, -34]
@@ -200,8 +210,11 @@ def test_return_after_spending_takes_other_points_or_records_shortfall() -> None
         earn("e2", t(2024, 1, 2), 40),
         burn("b", t(2024, 1, 3), 100),
     )
-    out = L.apply(acct, L.Revoke(key="r", member_id="m", at=t(2024, 1, 4), order_id="o1",
-                                 refund_minor=5000), policy)
+    out = L.apply(
+        acct,
+        L.Revoke(key="r", member_id="m", at=t(2024, 1, 4), order_id="o1", refund_minor=5000),
+        policy,
+    )
     assert out.account.balance == 0
     assert out.shortfall == 60
     neg = L.LedgerPolicy(allow_negative=True)
@@ -218,8 +231,10 @@ def test_return_after_spending_takes_other_points_or_records_shortfall() -> None
 def test_return_of_unknown_order_is_an_error() -> None:
     """A return for an order that earned nothing in this account is refused, not ignored."""
     with pytest.raises(InvalidInputError, match="no points were earned"):
-        run(L.LedgerPolicy(), L.Revoke(key="r", member_id="m", at=t(2024, 1, 1), order_id="x",
-                                       refund_minor=10))
+        run(
+            L.LedgerPolicy(),
+            L.Revoke(key="r", member_id="m", at=t(2024, 1, 1), order_id="x", refund_minor=10),
+        )
 
 
 # -- transfers, adjustments, negative balances --------------------------------------------------
@@ -228,11 +243,18 @@ def test_return_of_unknown_order_is_an_error() -> None:
 def test_transfer_keeps_each_lots_expiry() -> None:
     """Points moved on Mar 1 keep the Apr 30 and Dec 31 expiries of the lots they came from."""
     policy = L.LedgerPolicy(burn_order="soonest_expiring")
-    a, _ = run(policy, earn("e1", t(2024, 1, 1), 50, expires_at=t(2024, 12, 31)),
-               earn("e2", t(2024, 2, 1), 50, expires_at=t(2024, 4, 30)), member="m")
-    out = L.apply_transfer(a, L.MemberAccount.open("n"),
-                           L.Transfer(key="tr", member_id="m", to_member_id="n", at=t(2024, 3, 1),
-                                      points=70), policy)
+    a, _ = run(
+        policy,
+        earn("e1", t(2024, 1, 1), 50, expires_at=t(2024, 12, 31)),
+        earn("e2", t(2024, 2, 1), 50, expires_at=t(2024, 4, 30)),
+        member="m",
+    )
+    out = L.apply_transfer(
+        a,
+        L.MemberAccount.open("n"),
+        L.Transfer(key="tr", member_id="m", to_member_id="n", at=t(2024, 3, 1), points=70),
+        policy,
+    )
     lots = {lot.lot_id: lot for lot in out.target.lots}
     assert lots["tr/e2"].expires_at == t(2024, 4, 30)
     assert lots["tr/e2"].remaining == 50
@@ -241,8 +263,12 @@ def test_transfer_keeps_each_lots_expiry() -> None:
     assert out.source.balance == 30
     assert sum(e.points for e in out.entries) == 0
     assert len({e.entry_id for e in out.entries}) == len(out.entries)
-    again = L.apply_transfer(out.source, out.target, L.Transfer(
-        key="tr", member_id="m", to_member_id="n", at=t(2024, 3, 1), points=70), policy)
+    again = L.apply_transfer(
+        out.source,
+        out.target,
+        L.Transfer(key="tr", member_id="m", to_member_id="n", at=t(2024, 3, 1), points=70),
+        policy,
+    )
     assert again.replayed
 
 
@@ -251,22 +277,29 @@ def test_adjustments_need_a_reason_and_respect_the_floor() -> None:
     with pytest.raises(InvalidInputError):
         L.Adjust(key="a", member_id="m", at=t(2024, 1, 1), points=5, reason="")
     policy = L.LedgerPolicy()
-    acct, entries = run(policy, L.Adjust(key="a", member_id="m", at=t(2024, 1, 1), points=25,
-                                         reason="goodwill"))
+    acct, entries = run(
+        policy, L.Adjust(key="a", member_id="m", at=t(2024, 1, 1), points=25, reason="goodwill")
+    )
     assert acct.balance == 25
     assert entries[0].reason == "goodwill"
     with pytest.raises(L.InsufficientPointsError):
         run(policy, L.Adjust(key="a", member_id="m", at=t(2024, 1, 1), points=-5, reason="fix"))
-    acct2, _ = run(L.LedgerPolicy(allow_negative=True),
-                   L.Adjust(key="a", member_id="m", at=t(2024, 1, 1), points=-5, reason="fix"))
+    acct2, _ = run(
+        L.LedgerPolicy(allow_negative=True),
+        L.Adjust(key="a", member_id="m", at=t(2024, 1, 1), points=-5, reason="fix"),
+    )
     assert acct2.balance == -5
 
 
 def test_balance_as_of_past_times() -> None:
     """balance_at replays the entries: Jan 10 → 100, Jan 20 → 40, Feb 5 (expired) → 0."""
     policy = L.LedgerPolicy(expiry=L.ExpiryRule(mode="end_of_month"))
-    acct, entries = run(policy, earn("e1", t(2024, 1, 5), 100), burn("b", t(2024, 1, 15), 60),
-                        earn("e2", t(2024, 2, 10), 10))
+    acct, entries = run(
+        policy,
+        earn("e1", t(2024, 1, 5), 100),
+        burn("b", t(2024, 1, 15), 60),
+        earn("e2", t(2024, 2, 10), 10),
+    )
     assert L.balance_at(acct.lots, entries, t(2024, 1, 10)).available == 100
     assert L.balance_at(acct.lots, entries, t(2024, 1, 20)).available == 40
     assert L.balance_at(acct.lots, entries, t(2024, 2, 5)).available == 0
@@ -276,15 +309,27 @@ def test_balance_as_of_past_times() -> None:
 def test_values_reject_bad_input() -> None:
     """Lots with remaining above amount, naive datetimes and self-transfers are refused."""
     with pytest.raises(InvalidInputError):
-        L.PointsLot(lot_id="x", member_id="m", amount=5, remaining=6, earned_at=t(2024, 1, 1),
-                    available_from=t(2024, 1, 1))
+        L.PointsLot(
+            lot_id="x",
+            member_id="m",
+            amount=5,
+            remaining=6,
+            earned_at=t(2024, 1, 1),
+            available_from=t(2024, 1, 1),
+        )
     with pytest.raises(InvalidInputError):
         L.Earn(key="k", member_id="m", at=dt.datetime(2024, 1, 1), points=1)
     with pytest.raises(InvalidInputError):
         L.Transfer(key="k", member_id="m", to_member_id="m", at=t(2024, 1, 1), points=1)
     with pytest.raises(InvalidInputError):
         L.ProgramClock(timezone="Mars/Olympus")
-    lot = L.PointsLot(lot_id="x", member_id="m", amount=5, remaining=5, earned_at=t(2024, 1, 1),
-                      available_from=t(2024, 1, 1))
+    lot = L.PointsLot(
+        lot_id="x",
+        member_id="m",
+        amount=5,
+        remaining=5,
+        earned_at=t(2024, 1, 1),
+        available_from=t(2024, 1, 1),
+    )
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         lot.remaining = 1  # type: ignore[misc]

@@ -58,21 +58,22 @@ def test_random_interleavings_keep_the_ledger_consistent(
         op: L.Operation | None = None
         if kind == "earn":
             order_id = f"o{n}"
-            op = L.Earn(key=key, member_id=member, at=now, points=x, order_id=order_id,
-                        basis_minor=x * 100)
+            op = L.Earn(
+                key=key, member_id=member, at=now, points=x, order_id=order_id, basis_minor=x * 100
+            )
             orders.append((member, order_id, x * 100))
         elif kind == "burn":
             op = L.Burn(key=key, member_id=member, at=now, points=x)
         elif kind == "expire":
             op = L.Expire(key=key, member_id=member, at=now)
         elif kind == "adjust":
-            op = L.Adjust(key=key, member_id=member, at=now, points=x if pick % 2 else -x,
-                          reason="correction")
+            op = L.Adjust(
+                key=key, member_id=member, at=now, points=x if pick % 2 else -x, reason="correction"
+            )
         elif kind == "return" and orders:
             owner, order_id, basis = orders[pick % len(orders)]
             refund = max(1, basis * (x % 100 + 1) // 100)
-            op = L.Revoke(key=key, member_id=owner, at=now, order_id=order_id,
-                          refund_minor=refund)
+            op = L.Revoke(key=key, member_id=owner, at=now, order_id=order_id, refund_minor=refund)
         elif kind == "replay" and applied:
             old = applied[pick % len(applied)]
             out = L.apply(accounts[old.member_id], old, policy)

@@ -303,9 +303,7 @@ class _Book:
             self.post(deficit, n, EntryKind.SETTLE, at)
 
     def account(self, prior: MemberAccount, at: dt.datetime) -> MemberAccount:
-        lots = tuple(
-            sorted(self.lots.values(), key=lambda lot: (lot.earned_at, lot.lot_id))
-        )
+        lots = tuple(sorted(self.lots.values(), key=lambda lot: (lot.earned_at, lot.lot_id)))
         return MemberAccount(
             member_id=prior.member_id,
             lots=lots,

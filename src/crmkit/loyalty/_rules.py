@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 import fractions
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -111,6 +111,10 @@ class Period(enum.StrEnum):
     EVER = "ever"
 
 
+def _strings(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
 @attrs.frozen(kw_only=True)
 class Campaign:
     """A time-boxed multiplier, optionally restricted to channels.
@@ -130,7 +134,7 @@ class Campaign:
     multiplier: fractions.Fraction = attrs.field(converter=_fraction)
     start: dt.datetime = attrs.field(validator=aware)
     end: dt.datetime = attrs.field(validator=aware)
-    channels: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    channels: tuple[str, ...] = attrs.field(default=(), converter=_strings)
 
     def __attrs_post_init__(self) -> None:
         if self.end <= self.start:
@@ -138,6 +142,10 @@ class Campaign:
                 f"Campaign.end: {self.end.isoformat()} is not after start "
                 f"{self.start.isoformat()} (campaign {self.name!r})."
             )
+
+
+def _campaigns(values: Iterable[Campaign]) -> tuple[Campaign, ...]:
+    return tuple(values)
 
 
 @attrs.frozen(kw_only=True)
@@ -193,7 +201,7 @@ class EarnRule:
     product_multipliers: dict[str, fractions.Fraction] = attrs.field(
         factory=dict, converter=_fraction_map, hash=False
     )
-    campaigns: tuple[Campaign, ...] = attrs.field(default=(), converter=tuple)
+    campaigns: tuple[Campaign, ...] = attrs.field(default=(), converter=_campaigns)
     cap: EarnCap | None = None
 
     @property

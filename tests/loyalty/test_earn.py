@@ -242,7 +242,7 @@ def test_vectorized_earn_equals_the_single_order_path(
             for j, (q, price, disc, cat) in enumerate(lines)
         ]
         objs.append(
-            Order(
+            _order(
                 order_id=f"o{i}",
                 customer_id="c",
                 currency="EUR",

@@ -110,9 +110,11 @@ class ProgramClock:
             return np.empty(0, dtype="datetime64[us]")
         lo = int(days.min())
         hi = int(days.max())
+        if days.size * 4 < hi - lo + 1:  # few days over a long span: look each one up
+            out = np.array([_day_start_us(self.timezone, int(d)) for d in days], np.int64)
+            return out.view("datetime64[us]")
         table = np.array(
-            [_us(self.start_of_day(_EPOCH_DATE + dt.timedelta(days=d))) for d in range(lo, hi + 1)],
-            dtype=np.int64,
+            [_day_start_us(self.timezone, d) for d in range(lo, hi + 1)], dtype=np.int64
         )
         return table[days - lo].view("datetime64[us]")
 
@@ -124,6 +126,11 @@ class ProgramClock:
     def _offset_table_us(self, lo_hour: int, hi_hour: int) -> npt.NDArray[np.int64]:
         """UTC offsets (µs) at the start of each hour in ``[lo_hour, hi_hour]``."""
         return _offset_table(self.timezone, lo_hour, hi_hour)
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_start_us(zone: str, day: int) -> int:
+    return _us(ProgramClock(timezone=zone).start_of_day(_EPOCH_DATE + dt.timedelta(days=day)))
 
 
 @functools.lru_cache(maxsize=16)

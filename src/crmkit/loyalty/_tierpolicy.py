@@ -151,8 +151,8 @@ class TierPolicy:
         ...     metric="spend", window="calendar_year", upgrade="immediate",
         ...     downgrade="period_end", step="one_tier", grace_days=30,
         ...     clock=ProgramClock(timezone="Europe/Berlin"))
-        >>> [t.name for t in policy.tiers]
-        ['Member', 'Silver', 'Gold']
+        >>> ", ".join(t.name for t in policy.tiers)
+        'Member, Silver, Gold'
     """
 
     tiers: tuple[Tier, ...] = attrs.field(converter=_tiers)

@@ -128,6 +128,32 @@ class ProgramClock:
         return _offset_table(self.timezone, lo_hour, hi_hour)
 
 
+def calendar_units(days: npt.NDArray[np.int64], unit: str) -> npt.NDArray[np.int64]:
+    """Days since 1970 as months (``unit="M"``) or years (``"Y"``) since 1970, vectorized.
+
+    numpy's calendar conversion is slow per element; a table over the span of the days, then
+    one gather, is not.
+    """
+    if days.size == 0:
+        return np.empty(0, dtype=np.int64)
+    lo = int(days.min())
+    hi = int(days.max())
+    span = np.arange(lo, hi + 1, dtype=np.int64).astype("datetime64[D]")
+    table = span.astype(f"datetime64[{unit}]").astype(np.int64)
+    return table[days - lo]
+
+
+def unit_start_days(units: npt.NDArray[np.int64], unit: str) -> npt.NDArray[np.int64]:
+    """The first day (days since 1970) of months or years given as numbers since 1970."""
+    if units.size == 0:
+        return np.empty(0, dtype=np.int64)
+    lo = int(units.min())
+    hi = int(units.max())
+    span = np.arange(lo, hi + 1, dtype=np.int64).astype(f"datetime64[{unit}]")
+    table = span.astype("datetime64[D]").astype(np.int64)
+    return table[units - lo]
+
+
 @functools.lru_cache(maxsize=4096)
 def _day_start_us(zone: str, day: int) -> int:
     return _us(ProgramClock(timezone=zone).start_of_day(_EPOCH_DATE + dt.timedelta(days=day)))

@@ -11,7 +11,7 @@ import numpy.typing as npt
 from crmkit import _validation as v
 from crmkit.columns import EventColumns, OrderColumns, OrderLineColumns
 from crmkit.errors import InvalidInputError
-from crmkit.loyalty._clock import ProgramClock
+from crmkit.loyalty._clock import ProgramClock, calendar_units
 from crmkit.loyalty._rules import BonusRule, EarnRule, Period
 from crmkit.model import Order, OrderStatus
 
@@ -76,8 +76,7 @@ def period_index(period: Period, at: npt.NDArray[np.datetime64], clock: ProgramC
     days = clock.local_days(at)
     if period is Period.DAY:
         return days
-    unit = "datetime64[M]" if period is Period.MONTH else "datetime64[Y]"
-    return days.astype("datetime64[D]").astype(unit).astype(np.int64)
+    return calendar_units(days, "M" if period is Period.MONTH else "Y")
 
 
 def _group_keys(codes: IntArray, periods: IntArray) -> tuple[IntArray, int]:

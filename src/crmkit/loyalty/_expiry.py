@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from crmkit.errors import InvalidInputError
-from crmkit.loyalty._clock import ProgramClock
+from crmkit.loyalty._clock import ProgramClock, calendar_units, unit_start_days
 
 __all__ = ["ExpiryMode", "ExpiryRule"]
 
@@ -104,9 +104,7 @@ class ExpiryRule:
         if self.mode is ExpiryMode.AFTER_DAYS:
             end = days + self.days + 1
         elif self.mode is ExpiryMode.END_OF_MONTH:
-            month = days.astype("datetime64[D]").astype("datetime64[M]")
-            end = (month + (self.offset + 1)).astype("datetime64[D]").astype(np.int64)
+            end = unit_start_days(calendar_units(days, "M") + (self.offset + 1), "M")
         else:
-            year = days.astype("datetime64[D]").astype("datetime64[Y]")
-            end = (year + (self.offset + 1)).astype("datetime64[D]").astype(np.int64)
+            end = unit_start_days(calendar_units(days, "Y") + (self.offset + 1), "Y")
         return clock.day_starts(end)

@@ -98,8 +98,11 @@ def main() -> None:
     runs = []
     for _ in range(3):
         t0 = time.perf_counter()
-        earned = L.earn_points(rule, orders, tiers=order_tier, codes=codes, clock=clock)
-        expires = expiry.expires_at_array(orders.placed_at, clock)
+        earned = L.earn_points(
+            rule, orders, tiers=order_tier, codes=codes, clock=clock, expiry=expiry
+        )
+        expires = earned.expires_at
+        assert expires is not None
         t1 = time.perf_counter()
         status = L.evaluate_tiers(
             policy, state, as_of, codes=codes, at=orders.placed_at, values=orders.total_minor

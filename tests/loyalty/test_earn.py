@@ -258,3 +258,19 @@ def test_vectorized_earn_equals_the_single_order_path(
     )
     scalar = [L.points_for_order(rule, o, tier=tr) for o, tr in zip(objs, tiers, strict=True)]
     assert vec.points.tolist() == scalar
+
+
+def test_earn_gives_each_lot_its_expiry_in_the_same_pass() -> None:
+    """earn_points(expiry=...) returns the same expiries as ExpiryRule.expires_at_array."""
+    clock = L.ProgramClock(timezone="America/New_York")
+    oc = OrderColumns.from_arrays(
+        order_id=["a", "b"],
+        customer_id=["x", "y"],
+        placed_at=np.array(["2024-03-10T06:30", "2024-12-31T23:00"], "M8[us]"),
+        currency=["EUR"] * 2,
+        total_minor=[1000, 2000],
+    )
+    rule = L.ExpiryRule(mode="end_of_month", offset=1)
+    got = L.earn_points(L.EarnRule(rounding="floor"), oc, clock=clock, expiry=rule).expires_at
+    assert got is not None
+    assert np.array_equal(got, rule.expires_at_array(oc.placed_at, clock))

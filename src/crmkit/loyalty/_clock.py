@@ -94,13 +94,14 @@ class ProgramClock:
         hours = us // _US_PER_HOUR
         lo = int(hours.min())
         hi = int(hours.max())
-        table = self._offset_table_us(lo, hi + 1)
-        off = table[hours - lo]
-        changing = off != table[hours - lo + 1]
-        if changing.any():  # an offset change inside the hour: resolve those exactly
-            idx = np.flatnonzero(changing)
+        table, changes = _offset_table(self.timezone, lo, hi + 1)
+        idx = hours - lo
+        off = table[idx]
+        # An offset change inside the hour: resolve those instants exactly.
+        if changes.any() and (changing := changes[idx]).any():
+            pos = np.flatnonzero(changing)
             off = off.copy()
-            off[idx] = [self._offset_us(int(x)) for x in us[idx]]
+            off[pos] = [self._offset_us(int(x)) for x in us[pos]]
         return (us + off) // _US_PER_DAY
 
     def day_starts(self, days: npt.NDArray[np.int64]) -> Instants:
@@ -122,10 +123,6 @@ class ProgramClock:
         at = _EPOCH + dt.timedelta(microseconds=us)
         off = at.astimezone(self.tz).utcoffset()
         return 0 if off is None else off // dt.timedelta(microseconds=1)
-
-    def _offset_table_us(self, lo_hour: int, hi_hour: int) -> npt.NDArray[np.int64]:
-        """UTC offsets (µs) at the start of each hour in ``[lo_hour, hi_hour]``."""
-        return _offset_table(self.timezone, lo_hour, hi_hour)
 
 
 def calendar_units(days: npt.NDArray[np.int64], unit: str) -> npt.NDArray[np.int64]:
@@ -160,11 +157,15 @@ def _day_start_us(zone: str, day: int) -> int:
 
 
 @functools.lru_cache(maxsize=16)
-def _offset_table(zone: str, lo_hour: int, hi_hour: int) -> npt.NDArray[np.int64]:
+def _offset_table(
+    zone: str, lo_hour: int, hi_hour: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """UTC offsets (µs) at the start of each hour in ``[lo_hour, hi_hour]``, and whether the
+    offset changes within each hour."""
     tz = _zoneinfo(zone)
     n = hi_hour - lo_hour + 1
     if zone == "UTC":
-        return np.zeros(n, dtype=np.int64)
+        return np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
     # Offsets are piecewise constant: compare the ends of each day and look at every hour
     # only on the days whose offset changes.
     start = _EPOCH + dt.timedelta(hours=lo_hour)
@@ -182,5 +183,8 @@ def _offset_table(zone: str, lo_hour: int, hi_hour: int) -> npt.NDArray[np.int64
             out[i:j] = first
         else:
             out[i:j] = [offset(h) for h in range(i, j)]
+    changes = np.zeros(n, dtype=bool)
+    changes[:-1] = out[1:] != out[:-1]
     out.flags.writeable = False
-    return out
+    changes.flags.writeable = False
+    return out, changes

@@ -12,6 +12,7 @@ from crmkit import _validation as v
 from crmkit.columns import EventColumns, OrderColumns, OrderLineColumns
 from crmkit.errors import InvalidInputError
 from crmkit.loyalty._clock import ProgramClock, calendar_units
+from crmkit.loyalty._expiry import ExpiryRule
 from crmkit.loyalty._rules import BonusRule, EarnRule, Period
 from crmkit.model import Order, OrderStatus
 
@@ -27,7 +28,8 @@ class EarnColumns:
     """Points earned, one row per order (or bonus event), aligned with its input.
 
     ``basis_minor`` is the eligible amount the points were earned on (0 for bonus events);
-    ``uncapped`` the points before the period cap.
+    ``uncapped`` the points before the period cap; ``expires_at`` each lot's expiry (NaT: never,
+    or no expiry rule given).
 
     Example:
         >>> import numpy as np
@@ -44,6 +46,7 @@ class EarnColumns:
     points: IntArray
     uncapped: IntArray
     basis_minor: IntArray
+    expires_at: npt.NDArray[np.datetime64] | None = None
 
     def __len__(self) -> int:
         return int(self.points.size)
@@ -69,11 +72,17 @@ def member_codes(customer_id: Any) -> tuple[npt.NDArray[np.str_], IntArray]:
     return ids, codes.astype(np.int64).reshape(-1)
 
 
-def period_index(period: Period, at: npt.NDArray[np.datetime64], clock: ProgramClock) -> IntArray:
+def period_index(
+    period: Period,
+    at: npt.NDArray[np.datetime64],
+    clock: ProgramClock,
+    days: IntArray | None = None,
+) -> IntArray:
     """Local period numbers (days, months or years since 1970; 0 for ``ever``)."""
     if period is Period.EVER:
         return np.zeros(at.size, dtype=np.int64)
-    days = clock.local_days(at)
+    if days is None:
+        days = clock.local_days(at)
     if period is Period.DAY:
         return days
     return calendar_units(days, "M" if period is Period.MONTH else "Y")
@@ -175,6 +184,7 @@ def earn_points(
     tiers: Any = None,
     codes: Any = None,
     clock: ProgramClock | None = None,
+    expiry: ExpiryRule | None = None,
 ) -> EarnColumns:
     """Points earned by every order, vectorized.
 
@@ -182,7 +192,8 @@ def earn_points(
     multipliers. ``codes`` are integer member codes aligned with the orders (from
     [`member_codes`][crmkit.loyalty.member_codes]); they are only needed for a period cap and
     computed from ``customer_id`` when not given. Lines are needed for category and product
-    multipliers, per-item points and the exclusion of discounted lines.
+    multipliers, per-item points and the exclusion of discounted lines. With an ``expiry`` rule,
+    each row's lot expiry is computed in the same pass (``EarnColumns.expires_at``).
 
     Example:
         >>> import numpy as np
@@ -197,6 +208,8 @@ def earn_points(
     clock = clock or ProgramClock()
     n = len(orders)
     den_mult = rule.denominator
+    needs_days = expiry is not None or (rule.cap is not None and rule.cap.period is not Period.EVER)
+    local_days = clock.local_days(orders.placed_at) if needs_days else None
     if lines is not None:
         num, basis = _line_numerators(rule, orders, lines)
         for name, excluded in (
@@ -261,7 +274,7 @@ def earn_points(
         else:
             c_arr = v.as_int_array("codes", codes, min_value=0)
             v.same_length(codes=c_arr, orders=orders.order_id)
-        periods = period_index(rule.cap.period, orders.placed_at, clock)
+        periods = period_index(rule.cap.period, orders.placed_at, clock, local_days)
         capped = _cap(uncapped, c_arr, periods, orders.placed_at, rule.cap.points)
     return EarnColumns(
         source_id=orders.order_id,
@@ -270,6 +283,9 @@ def earn_points(
         points=v.frozen(capped),
         uncapped=v.frozen(uncapped),
         basis_minor=v.frozen(np.where(ok, basis, 0)),
+        expires_at=None
+        if expiry is None or local_days is None
+        else v.frozen(expiry.expires_at_days(local_days, clock)),
     )
 
 

@@ -100,7 +100,14 @@ class ExpiryRule:
         at = np.asarray(earned_at, dtype="datetime64[us]")
         if self.mode is ExpiryMode.NEVER:
             return np.full(at.size, np.datetime64("NaT"), dtype="datetime64[us]")
-        days = clock.local_days(at)
+        return self.expires_at_days(clock.local_days(at), clock)
+
+    def expires_at_days(
+        self, days: npt.NDArray[np.int64], clock: ProgramClock
+    ) -> npt.NDArray[np.datetime64]:
+        """``expires_at`` from local earning days (days since 1970-01-01), vectorized."""
+        if self.mode is ExpiryMode.NEVER:
+            return np.full(days.size, np.datetime64("NaT"), dtype="datetime64[us]")
         if self.mode is ExpiryMode.AFTER_DAYS:
             end = days + self.days + 1
         elif self.mode is ExpiryMode.END_OF_MONTH:

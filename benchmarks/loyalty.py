@@ -13,12 +13,17 @@ import argparse
 import datetime as dt
 import statistics
 import time
+from typing import Any
 
 import numpy as np
 
 import crmkit.loyalty as L
 from crmkit.columns import OrderColumns
 from crmkit.model import Money, Order, OrderLine
+
+
+def _order(**kw: Any) -> Order:
+    return Order(**kw)
 
 
 def build(n_members: int, n_orders: int, seed: int) -> tuple[OrderColumns, np.ndarray, np.ndarray]:
@@ -116,7 +121,8 @@ def main() -> None:
         f"earn + tier evaluation: {total_s:.2f} s (target <= 5 s) -> "
         f"{'OK' if total_s <= 5 else 'MISSED'}"
     )
-    print(f"  points issued: {int(earned.points.sum()):,}; lots expiring by: {expires.max()}")
+    last_expiry = None if earned.expires_at is None else earned.expires_at.max()
+    print(f"  points issued: {int(earned.points.sum()):,}; lots expiring by: {last_expiry}")
     print(f"  tier distribution: {status.distribution(policy)}")
 
     # One member's event: an order arrives -> points -> ledger -> tier re-evaluation.
@@ -142,7 +148,7 @@ def main() -> None:
     for k in range(300):
         at = base + dt.timedelta(days=60, minutes=k)
         t0 = time.perf_counter()
-        order = Order(
+        order = _order(
             order_id=f"o{k}",
             customer_id="m-1",
             currency="EUR",

@@ -11,7 +11,7 @@ import pytest
 
 import crmkit.datasets
 from crmkit.columns import Columns, OrderColumns, OrderLineColumns, SourceRecordColumns
-from crmkit.datasets import SyntheticShop, synthetic_shop
+from crmkit.datasets import ShopBehaviour, SyntheticShop, synthetic_shop
 from crmkit.errors import InvalidInputError
 
 TABLES = ("records", "orders", "order_lines", "returns", "events", "consents")
@@ -254,3 +254,20 @@ def test_other_currency_uses_its_minor_units() -> None:
     shop = synthetic_shop(200, rng=3, currency="JPY")
     assert shop.orders.single_currency() == "JPY"
     assert (shop.products.price_minor >= 1).all()
+
+
+@pytest.mark.parametrize("n", [1, 2, 7])
+@pytest.mark.parametrize(
+    "behaviour",
+    [
+        ShopBehaviour(web_account=0, loyalty_card=0, marketplace=0, support_tickets=0),
+        ShopBehaviour(web_account=1, loyalty_card=1, marketplace=1, guest_checkout=0),
+    ],
+)
+def test_tiny_shops_and_extreme_channel_mixes(n: int, behaviour: ShopBehaviour) -> None:
+    """Shops of a handful of persons, with no or every channel, build and keep their relations."""
+    shop = synthetic_shop(n, rng=3, behaviour=behaviour)
+    assert shop.truth.n_persons == n
+    assert set(shop.orders.customer_id.tolist()) <= set(shop.records.record_id.tolist())
+    assert len(shop.order_values()) == len(shop.orders)
+    assert len(shop.record_values()) == len(shop.records)

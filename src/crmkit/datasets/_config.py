@@ -171,7 +171,7 @@ class ShopNoise:
     """Rates of the noise that real channels put into source records.
 
     Each rate is a probability in [0, 1], applied per record unless it says per person.
-    ``ShopNoise.clean()`` turns every kind off (but keeps the channel-dependent missing fields).
+    ``ShopNoise.clean()`` turns every kind off; which fields a channel collects stays as it is.
 
     Example:
         >>> ShopNoise.clean().typo, ShopNoise().typo
@@ -214,6 +214,8 @@ class ShopNoise:
     @classmethod
     def clean(cls) -> ShopNoise:
         """Noise switched off: every record shows its person's true, current attributes.
+
+        Birth dates are then given wherever a channel asks for one.
 
         Example:
             >>> ShopNoise.clean().household

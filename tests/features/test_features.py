@@ -18,8 +18,14 @@ def _orders() -> OrderColumns:
         order_id=["o1", "o2", "o3", "o4", "o5", "o6"],
         customer_id=["a", "a", "a", "b", "b", "c"],
         placed_at=np.array(
-            ["2024-01-01T10:00", "2024-01-01T18:00", "2024-01-11T09:00",
-             "2024-02-01T12:00", "2024-02-15T12:00", "2024-02-20T00:00"],
+            [
+                "2024-01-01T10:00",
+                "2024-01-01T18:00",
+                "2024-01-11T09:00",
+                "2024-02-01T12:00",
+                "2024-02-15T12:00",
+                "2024-02-20T00:00",
+            ],
             "datetime64[us]",
         ),
         currency=["EUR"] * 6,
@@ -52,22 +58,40 @@ def test_returns_lines_and_events() -> None:
     """Refunds net off monetary on request; category and event columns are per customer."""
     orders = _orders()
     returns = ReturnColumns.from_arrays(
-        return_id=["r1"], order_id=["o4"], customer_id=["b"],
-        at=np.array(["2024-02-05"], "datetime64[us]"), refund_minor=[1000], currency=["EUR"],
+        return_id=["r1"],
+        order_id=["o4"],
+        customer_id=["b"],
+        at=np.array(["2024-02-05"], "datetime64[us]"),
+        refund_minor=[1000],
+        currency=["EUR"],
     )
     lines = OrderLineColumns.from_arrays(
-        order_id=["o1", "o1", "o4"], line_no=[0, 1, 0], customer_id=["a", "a", "b"],
+        order_id=["o1", "o1", "o4"],
+        line_no=[0, 1, 0],
+        customer_id=["a", "a", "b"],
         placed_at=np.array(["2024-01-01T10:00"] * 2 + ["2024-02-01T12:00"], "datetime64[us]"),
-        product_id=["p", "q", "r"], quantity=[1, 1, 1], unit_price_minor=[300, 700, 4000],
-        total_minor=[300, 700, 4000], currency=["EUR"] * 3, category=["books", "toys", "books"],
+        product_id=["p", "q", "r"],
+        quantity=[1, 1, 1],
+        unit_price_minor=[300, 700, 4000],
+        total_minor=[300, 700, 4000],
+        currency=["EUR"] * 3,
+        category=["books", "toys", "books"],
     )
     events = EventColumns.from_arrays(
-        event_id=["e1", "e2", "e3", "e4"], customer_id=["a", "a", "b", ""],
+        event_id=["e1", "e2", "e3", "e4"],
+        customer_id=["a", "a", "b", ""],
         type=["add_to_cart", "add_to_cart", "page_view", "page_view"],
         at=np.array(["2024-02-28", "2024-01-15", "2024-02-29", "2024-02-29"], "datetime64[us]"),
     )
-    f = customer_features(orders, as_of=AS_OF, lines=lines, returns=returns, events=events,
-                          net_of_returns=True, event_windows_days=(7, 60))
+    f = customer_features(
+        orders,
+        as_of=AS_OF,
+        lines=lines,
+        returns=returns,
+        events=events,
+        net_of_returns=True,
+        event_windows_days=(7, 60),
+    )
     assert f["monetary_minor"].tolist() == [3000, 5000]
     assert f["returned_minor"].tolist() == [0, 1000]
     assert f["category_share[books]"].tolist() == [0.3, 1.0]
@@ -82,8 +106,11 @@ def test_rejects_rows_after_as_of_and_mixed_currencies() -> None:
     with pytest.raises(InvalidInputError, match="after as_of"):
         customer_features(_orders(), as_of=np.datetime64("2024-01-05", "us"))
     mixed = OrderColumns.from_arrays(
-        order_id=["o1", "o2"], customer_id=["a", "a"], currency=["EUR", "USD"],
-        placed_at=np.array(["2024-01-01", "2024-01-02"], "datetime64[us]"), total_minor=[1, 2],
+        order_id=["o1", "o2"],
+        customer_id=["a", "a"],
+        currency=["EUR", "USD"],
+        placed_at=np.array(["2024-01-01", "2024-01-02"], "datetime64[us]"),
+        total_minor=[1, 2],
     )
     with pytest.raises(CurrencyMismatchError):
         customer_features(mixed, as_of=AS_OF)
@@ -113,9 +140,13 @@ def test_matches_pandas_groupby_on_random_orders() -> None:
     stats = gaps.groupby(days["c"]).agg(["mean", "min", "max", "last"])
     stats["std"] = gaps.groupby(days["c"]).std(ddof=0)
     # Tolerance: float sums of whole-day gaps; the two orders of summation differ by rounding.
-    for ours, theirs in (("interval_mean_days", "mean"), ("interval_min_days", "min"),
-                         ("interval_max_days", "max"), ("last_interval_days", "last"),
-                         ("interval_std_days", "std")):
+    for ours, theirs in (
+        ("interval_mean_days", "mean"),
+        ("interval_min_days", "min"),
+        ("interval_max_days", "max"),
+        ("last_interval_days", "last"),
+        ("interval_std_days", "std"),
+    ):
         np.testing.assert_allclose(f[ours], stats[theirs].to_numpy(), rtol=1e-9, atol=1e-9)
 
 
@@ -124,14 +155,17 @@ def test_integer_and_string_ids_code_the_same_way() -> None:
     ids = np.array([7, 3, 7, 1000, 3])
     u, codes = encode_customers(ids)
     ref_u, ref_codes = np.unique(ids, return_inverse=True)
-    assert u.tolist() == ref_u.tolist() and codes.tolist() == ref_codes.tolist()
+    assert u.tolist() == ref_u.tolist()
+    assert codes.tolist() == ref_codes.tolist()
 
 
 def test_feature_table_is_read_only_and_sorted() -> None:
     """Tables built from columns are sorted by id, aligned, read-only, and reject duplicates."""
-    t = CustomerFeatures.from_columns(customer_id=["b", "a"], as_of=AS_OF,
-                                      columns={"x": [2.0, 1.0]})
-    assert t.customer_id.tolist() == ["a", "b"] and t["x"].tolist() == [1.0, 2.0]
+    t = CustomerFeatures.from_columns(
+        customer_id=["b", "a"], as_of=AS_OF, columns={"x": [2.0, 1.0]}
+    )
+    assert t.customer_id.tolist() == ["a", "b"]
+    assert t["x"].tolist() == [1.0, 2.0]
     with pytest.raises(ValueError, match="read-only"):
         t["x"][0] = 5.0
     with pytest.raises(InvalidInputError, match="duplicate"):

@@ -26,24 +26,30 @@ def _at(*d: int) -> np.ndarray:
 
 
 def test_stages_follow_each_customers_own_cadence() -> None:
-    """Weekly and monthly buyers are judged by their own interval; returns after lapse reactivate."""
-    ids = (["weekly"] * 4 + ["monthly"] * 4 + ["late_weekly"] * 4 + ["new"]
-           + ["back"] * 4)
+    """Weekly and monthly buyers are judged by their own cadence; a return after a lapse
+    reactivates."""
+    ids = ["weekly"] * 4 + ["monthly"] * 4 + ["late_weekly"] * 4 + ["new"] + ["back"] * 4
     t = _at(70, 77, 84, 91, 0, 30, 60, 90, 0, 7, 14, 21, 95, 0, 10, 20, 95)
     f = order_features(ids, t, np.ones(len(ids), dtype=np.int64), as_of=_at(100)[0])
     stage = dict(zip(f.customer_id.tolist(), lifecycle_stages(f).tolist(), strict=True))
     # weekly: 9 days since a 7-day cadence (x1.29) -> active; monthly: 10 of 30 -> active;
     # late_weekly: 79 days of a 7-day cadence -> churned; back: 75-day gap after a 10-day cadence.
-    assert stage == {"weekly": "active", "monthly": "active", "late_weekly": "churned",
-                     "new": "new", "back": "reactivated"}
+    assert stage == {
+        "weekly": "active",
+        "monthly": "active",
+        "late_weekly": "churned",
+        "new": "new",
+        "back": "reactivated",
+    }
     strict = lifecycle_stages(f, rules=LifecycleRules(at_risk_after=1.2))
     assert strict[f.index_of(["weekly"])[0]] == "at-risk"
 
 
 def test_p_alive_stages_and_validation() -> None:
     """P(alive) thresholds give the stage; probabilities outside [0, 1] are errors."""
-    got = lifecycle_from_p_alive([0.95, 0.5, 0.2, 0.05, 0.9, 0.5], [4, 4, 4, 4, 1, 0],
-                                 [300, 300, 300, 300, 5, np.nan])
+    got = lifecycle_from_p_alive(
+        [0.95, 0.5, 0.2, 0.05, 0.9, 0.5], [4, 4, 4, 4, 1, 0], [300, 300, 300, 300, 5, np.nan]
+    )
     assert got.tolist() == ["active", "at-risk", "lapsed", "churned", "new", ""]
     with pytest.raises(InvalidInputError, match="above 1"):
         lifecycle_from_p_alive([1.5], [1], [1])
@@ -51,12 +57,15 @@ def test_p_alive_stages_and_validation() -> None:
 
 def test_transitions_between_snapshots() -> None:
     """Moves between two snapshots are counted, listed, and absences show as ''."""
-    tr = transitions(["a", "b", "c"], ["Loyal", "Loyal", "New"], ["b", "c", "d"],
-                     ["At risk", "Loyal", "New"])
+    tr = transitions(
+        ["a", "b", "c"], ["Loyal", "Loyal", "New"], ["b", "c", "d"], ["At risk", "Loyal", "New"]
+    )
     assert tr.who("Loyal", "At risk").tolist() == ["b"]
-    assert tr.count("Loyal", "") == 1 and tr.count("", "New") == 1
+    assert tr.count("Loyal", "") == 1
+    assert tr.count("", "New") == 1
     labels, counts = tr.matrix()
-    assert counts.sum() == 4 and labels.tolist() == ["", "At risk", "Loyal", "New"]
+    assert counts.sum() == 4
+    assert labels.tolist() == ["", "At risk", "Loyal", "New"]
 
 
 def test_kmeans_recovers_three_blobs_and_reports_k() -> None:
@@ -68,7 +77,8 @@ def test_kmeans_recovers_three_blobs_and_reports_k() -> None:
     table = {"recency": x[:, 0] * 10 + 50, "spend": x[:, 1] * 1000 + 5000}
     for selection in ("silhouette", "elbow"):
         res = cluster_customers(table, k_range=(2, 6), selection=selection, rng=1)
-        assert res.k == 3 and set(res.scores) == {2, 3, 4, 5, 6}
+        assert res.k == 3
+        assert set(res.scores) == {2, 3, 4, 5, 6}
         # Each true blob maps to one label (a permutation), up to a handful of overlaps.
         agree = sum(np.bincount(res.labels[truth == j]).max() for j in range(3))
         assert agree >= 594  # blobs 8 sd apart: overlap probability per point ~ 1e-4

@@ -51,10 +51,17 @@ def test_quantile_and_fixed_binning() -> None:
     """Quantile bins are right-closed at interpolated edges; fixed cuts put equality low."""
     q = score_column([1, 2, 3, 4, 5], RFMScoring(bins=4, binning="quantile"))
     assert q.tolist() == [1, 1, 2, 3, 4]
-    fixed = RFMScoring(bins=3, binning="fixed", monetary_cuts=(10, 100),
-                       recency_cuts=(30, 90), frequency_cuts=(1, 3))
+    fixed = RFMScoring(
+        bins=3,
+        binning="fixed",
+        monetary_cuts=(10, 100),
+        recency_cuts=(30, 90),
+        frequency_cuts=(1, 3),
+    )
     r, f, m = rfm_scores([10, 30, 200], [1, 2, 5], [10, 11, 1000], scoring=fixed)
-    assert r.tolist() == [3, 3, 1] and f.tolist() == [1, 2, 3] and m.tolist() == [1, 2, 3]
+    assert r.tolist() == [3, 3, 1]
+    assert f.tolist() == [1, 2, 3]
+    assert m.tolist() == [1, 2, 3]
 
 
 def test_default_map_partitions_every_score() -> None:
@@ -68,8 +75,14 @@ def test_default_map_partitions_every_score() -> None:
 def test_rfm_package_rule_chain_order() -> None:
     """The rfm chain is first-match: 553 is Loyal Accounts, 515 Promising, 511 Low Spenders."""
     got = RFM_PACKAGE_SEGMENT_MAP.assign([5, 5, 5, 5, 3, 1], [5, 1, 1, 4, 1, 5], [3, 5, 1, 5, 4, 2])
-    assert got.tolist() == ["Loyal Accounts", "Promising", "New Active Accounts", "Champions",
-                            "Need Attention", "Lost"]
+    assert got.tolist() == [
+        "Loyal Accounts",
+        "Promising",
+        "New Active Accounts",
+        "Champions",
+        "Need Attention",
+        "Lost",
+    ]
     r, f, m = (np.array(c) for c in zip(*itertools.product(range(1, 6), repeat=3), strict=True))
     assert "Unclassified" not in set(RFM_PACKAGE_SEGMENT_MAP.assign(r, f, m).tolist())
 
@@ -86,8 +99,9 @@ def test_rfm_preset_rank_quintiles_with_six_customers() -> None:
 
 def test_rfm_preset_ties_by_string_id_and_dedup() -> None:
     """rfm preset: ties rank by id as a string (10 before 2); identical rows count once."""
-    res = rfm_segments([2, 10, 3, 4, 5, 2], days(0, 0, 0, 0, 0, 0), [7, 7, 1, 2, 3, 7],
-                       preset="rfm")
+    res = rfm_segments(
+        [2, 10, 3, 4, 5, 2], days(0, 0, 0, 0, 0, 0), [7, 7, 1, 2, 3, 7], preset="rfm"
+    )
     assert res.customer_id.tolist() == ["10", "2", "3", "4", "5"]
     assert res.frequency.tolist() == [1, 1, 1, 1, 1]  # the repeated (2, day 0, 7) row is dropped
     # monetary 7, 7, 1, 2, 3: ranks by (value, id string): 10 -> 4, 2 -> 5.
@@ -96,8 +110,10 @@ def test_rfm_preset_ties_by_string_id_and_dedup() -> None:
 
 def test_rfm_preset_recency_is_floored_days() -> None:
     """rfm preset: recency counts whole days (floor) back from the latest transaction."""
-    t = np.array(["2024-01-01T23:00", "2024-01-03T01:00", "2024-01-03T02:00", "2024-01-02",
-                  "2024-01-01"], "datetime64[us]")
+    t = np.array(
+        ["2024-01-01T23:00", "2024-01-03T01:00", "2024-01-03T02:00", "2024-01-02", "2024-01-01"],
+        "datetime64[us]",
+    )
     res = rfm_segments(["a", "b", "c", "d", "e"], t, [1, 2, 3, 4, 5], preset="rfm")
     assert res.recency_days.tolist() == [1.0, 0.0, 0.0, 1.0, 2.0]
 

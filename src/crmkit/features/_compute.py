@@ -265,10 +265,13 @@ def customer_features(
     gross = core.pop("gross_minor")
     returned = np.zeros(n, dtype=np.int64)
     if returns is not None and len(returns):
-        if len(buys) and returns.single_currency() != buys.single_currency():
-            raise InvalidInputError(
-                f"returns.currency: {returns.single_currency()} differs from the orders' "
-                f"{buys.single_currency()}. Convert to one currency first."
+        if len(buys):
+            v.require(
+                "returns.currency",
+                returns.currency != buys.single_currency(),
+                returns.currency,
+                f"refunds not in the orders' currency {buys.single_currency()}",
+                "Convert to one currency first.",
             )
         _, rcodes = encode_customers(
             returns.customer_id, universe=universe, name="returns.customer_id"

@@ -83,9 +83,7 @@ class CustomerFeatures:
             if name == "customer_id":
                 return self.customer_id
             known = ", ".join(sorted(self.columns))
-            raise InvalidInputError(
-                f"column: unknown feature {name!r}. Known: {known}."
-            ) from None
+            raise InvalidInputError(f"column: unknown feature {name!r}. Known: {known}.") from None
 
     def __contains__(self, name: object) -> bool:
         return name in self.columns or name == "customer_id"
@@ -131,4 +129,6 @@ class CustomerFeatures:
             import pandas as pd
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise ImportError("to_pandas() needs pandas: pip install 'crmkit[pandas]'") from exc
-        return pd.DataFrame(dict(self.columns), index=pd.Index(self.customer_id, name="customer_id"))
+        return pd.DataFrame(
+            dict(self.columns), index=pd.Index(self.customer_id, name="customer_id")
+        )

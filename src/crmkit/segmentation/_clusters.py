@@ -9,8 +9,8 @@ from typing import Any, Literal
 import attrs
 import numpy as np
 import numpy.typing as npt
-from scipy.cluster.vq import ClusterError, kmeans2
-from scipy.spatial.distance import cdist
+from scipy.cluster.vq import ClusterError, kmeans2  # type: ignore[import-untyped]
+from scipy.spatial.distance import cdist  # type: ignore[import-untyped]
 
 from crmkit import _validation as v
 from crmkit.errors import ConvergenceError, InvalidInputError
@@ -118,7 +118,9 @@ def cluster_customers(
     scale = x.std(axis=0)
     if np.any(scale == 0):
         bad = [c for c, s in zip(cols, scale, strict=True) if s == 0]
-        raise InvalidInputError(f"columns: constant columns {bad} cannot be standardized. Drop them.")
+        raise InvalidInputError(
+            f"columns: constant columns {bad} cannot be standardized. Drop them."
+        )
     z = (x - mean) / scale
     ks = [k] if k is not None else list(range(k_range[0], k_range[1] + 1))
     if min(ks) < 1 or max(ks) > z.shape[0]:
@@ -162,8 +164,10 @@ class SegmentProfiles:
 
     Example:
         >>> p = segment_profiles(["a", "b", "a"], {"spend": [10, 30, 20]}, revenue="spend")
-        >>> p.segments.tolist(), p.size.tolist(), p.revenue_share.tolist(), p.medians["spend"].tolist()
-        (['a', 'b'], [2, 1], [0.5, 0.5], [15.0, 30.0])
+        >>> p.segments.tolist(), p.size.tolist(), p.revenue_share.tolist()
+        (['a', 'b'], [2, 1], [0.5, 0.5])
+        >>> p.medians["spend"].tolist()
+        [15.0, 30.0]
     """
 
     segments: np.ndarray[Any, Any]

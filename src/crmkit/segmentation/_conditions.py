@@ -114,7 +114,8 @@ class Compare:
         given = [self.value is not None, self.at is not None, self.days_ago is not None]
         if sum(given) != 1:
             raise InvalidInputError(
-                f"Compare({self.field}): give exactly one of value, at, days_ago (got {sum(given)})."
+                f"Compare({self.field}): give exactly one of value, at, days_ago "
+                f"(got {sum(given)})."
             )
         if self.at is not None and self.at.tzinfo is None:
             raise InvalidInputError(
@@ -359,8 +360,7 @@ def describe(condition: Condition) -> str:
         return f"{c.field} starts with {c.prefix!r}"
     if isinstance(c, EventCount):
         return (
-            f"event {c.event_type!r} >= {c.at_least} times in the last "
-            f"{_num(c.within_days)} days"
+            f"event {c.event_type!r} >= {c.at_least} times in the last {_num(c.within_days)} days"
         )
     if isinstance(c, InSegment):
         return f"in segment {c.segment!r}"

@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 Bools = npt.NDArray[np.bool_]
-_DAY = np.timedelta64(86_400_000_000, "us")
+_US = np.timedelta64(1, "us")
 
 
 def condition_to_json(condition: Condition) -> str:
@@ -160,7 +160,8 @@ def _table(table: Any) -> tuple[dict[str, np.ndarray[Any, Any]], Any, int, Any]:
         return dict(table.columns), table.customer_id, len(table), table.as_of
     if not isinstance(table, Mapping):
         raise InvalidInputError(
-            f"table: expected CustomerFeatures or a mapping of columns (got {type(table).__name__})."
+            "table: expected CustomerFeatures or a mapping of columns "
+            f"(got {type(table).__name__})."
         )
     cols = {str(k): v.as_1d(str(k), a) for k, a in table.items()}
     sizes = {k: a.size for k, a in cols.items()}
@@ -205,7 +206,8 @@ def evaluate(
         segments: for ``InSegment``: name → Condition or boolean membership array.
 
     Example:
-        >>> cond = And(all=(Compare(field="n", cmp="ge", value=2), Not(condition=Missing(field="e"))))
+        >>> cond = And(all=(Compare(field="n", cmp="ge", value=2),
+        ...                 Not(condition=Missing(field="e"))))
         >>> evaluate(cond, {"n": [1, 2, 3], "e": ["a@x", "", "b@y"]}).members.tolist()
         [False, False, True]
     """
@@ -236,8 +238,9 @@ def score(
 
     Example:
         >>> from crmkit.segmentation import Term
-        >>> plan = ScoringPlan(terms=(Term(weight=2, condition=Compare(field="n", cmp="ge", value=2)),
-        ...                           Term(weight=1, condition=Exists(field="e"))))
+        >>> plan = ScoringPlan(terms=(
+        ...     Term(weight=2, condition=Compare(field="n", cmp="ge", value=2)),
+        ...     Term(weight=1, condition=Exists(field="e"))))
         >>> score(plan, {"n": [1, 5], "e": ["x", ""]}).tolist()
         [1.0, 2.0]
     """
@@ -253,15 +256,18 @@ def score(
 
 def _missing(arr: np.ndarray[Any, Any]) -> Bools:
     kind = arr.dtype.kind
+    out: Bools
     if kind == "f":
-        return np.isnan(arr)
-    if kind in "mM":
-        return np.isnat(arr)
-    if kind == "U":
-        return arr == ""
-    if kind == "O":
-        return np.fromiter((x is None or x == "" for x in arr), dtype=bool, count=arr.size)
-    return np.zeros(arr.size, dtype=bool)
+        out = np.isnan(arr)
+    elif kind in "mM":
+        out = np.isnat(arr)
+    elif kind == "U":
+        out = arr == ""
+    elif kind == "O":
+        out = np.fromiter((x is None or x == "" for x in arr), dtype=bool, count=arr.size)
+    else:
+        out = np.zeros(arr.size, dtype=bool)
+    return out
 
 
 def _column(ctx: _Context, name: str) -> np.ndarray[Any, Any]:
@@ -291,7 +297,8 @@ def _compare(c: Compare, ctx: _Context) -> Bools:
         if c.at is not None:
             rhs: Any = v.to_datetime64("at", c.at)
         else:
-            delta = np.timedelta64(round(float(c.days_ago) * 86_400_000_000), "us")  # type: ignore[arg-type]
+            days = float(c.days_ago)  # type: ignore[arg-type]
+            delta = round(days * 86_400_000_000) * _US
             rhs = _need_as_of(ctx, f"Compare({c.field}, days_ago)") - delta
         lhs = col.astype("datetime64[us]")
     else:
@@ -317,9 +324,17 @@ def _compare(c: Compare, ctx: _Context) -> Bools:
             )
         lhs, rhs = col, val
     with np.errstate(invalid="ignore"):
-        out: Bools = getattr(np, {"eq": "equal", "ne": "not_equal", "lt": "less",
-                                  "le": "less_equal", "gt": "greater",
-                                  "ge": "greater_equal"}[c.cmp])(lhs, rhs)
+        out: Bools = getattr(
+            np,
+            {
+                "eq": "equal",
+                "ne": "not_equal",
+                "lt": "less",
+                "le": "less_equal",
+                "gt": "greater",
+                "ge": "greater_equal",
+            }[c.cmp],
+        )(lhs, rhs)
     return np.asarray(out, dtype=bool) & ~_missing(col)
 
 
@@ -336,7 +351,7 @@ def _event_count(c: EventCount, ctx: _Context) -> Bools:
         raise InvalidInputError("table: EventCount needs a customer_id column.")
     ref = _need_as_of(ctx, "EventCount")
     ev = ctx.events
-    lo = ref - np.timedelta64(round(c.within_days * 86_400_000_000), "us")
+    lo = ref - round(c.within_days * 86_400_000_000) * _US
     sel = (ev["type"] == c.event_type) & (ev["at"] > lo) & (ev["at"] <= ref)
     who = ev["customer_id"][sel]
     order = np.argsort(ctx.customer_id, kind="stable")

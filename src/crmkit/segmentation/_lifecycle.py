@@ -163,7 +163,8 @@ def period_status(
     Example:
         >>> import numpy as np
         >>> ids, st = period_status(["a", "b", "b", "c"],
-        ...     np.array(["2024-01-05", "2024-01-07", "2024-02-03", "2024-02-09"], "datetime64[us]"),
+        ...     np.array(["2024-01-05", "2024-01-07", "2024-02-03", "2024-02-09"],
+        ...              "datetime64[us]"),
         ...     previous=(np.datetime64("2024-01-01"), np.datetime64("2024-02-01")),
         ...     current=(np.datetime64("2024-02-01"), np.datetime64("2024-03-01")))
         >>> ids.tolist(), st.tolist()
@@ -205,7 +206,10 @@ class Transitions:
 
     def who(self, from_label: str, to_label: str) -> np.ndarray[Any, Any]:
         """Ids of the customers who moved from ``from_label`` to ``to_label``."""
-        return self.customer_id[(self.before == from_label) & (self.after == to_label)]
+        out: np.ndarray[Any, Any] = self.customer_id[
+            (self.before == from_label) & (self.after == to_label)
+        ]
+        return out
 
     def matrix(self) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.int64]]:
         """(labels, counts) with ``counts[i, j]`` moving from ``labels[i]`` to ``labels[j]``."""
@@ -235,9 +239,7 @@ def transitions(
     after = np.full(uids.size, "", dtype=f"<U{width}")
     before[codes[: bi.size]] = bl
     after[codes[bi.size :]] = al
-    return Transitions(
-        customer_id=v.frozen(uids), before=v.frozen(before), after=v.frozen(after)
-    )
+    return Transitions(customer_id=v.frozen(uids), before=v.frozen(before), after=v.frozen(after))
 
 
 @attrs.frozen(kw_only=True)

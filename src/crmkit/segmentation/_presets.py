@@ -1,7 +1,7 @@
 """``rfm_segments``: transactions → RFM segments, with presets that reproduce other tools.
 
-- ``preset="crmkit"``: crmkit's contract ([`RFMScoring`][crmkit.segmentation.RFMScoring]
-  defaults: quintile NTILE, ties share a score; [`DEFAULT_SEGMENT_MAP`][crmkit.segmentation.DEFAULT_SEGMENT_MAP]).
+- ``preset="crmkit"``: crmkit's contract (``RFMScoring`` defaults: quintile NTILE, ties
+  share a score; ``DEFAULT_SEGMENT_MAP``).
 - ``preset="rfm"``: the ``rfm`` package 1.0.9 (``rfm.RFM``).
 - ``preset="pymc-marketing"``: ``pymc_marketing.clv.rfm_segments``.
 """
@@ -166,8 +166,10 @@ def _prepare(
     ids = as_customer_ids("customer_id", customer_id)
     t = v.as_datetime_array("timestamp", timestamp).view(np.int64)
     amt = v.as_1d("amount", amount)
-    amt = v.as_int_array("amount", amt) if amt.dtype.kind in "iub" else v.as_float_array(
-        "amount", amt
+    amt = (
+        v.as_int_array("amount", amt)
+        if amt.dtype.kind in "iub"
+        else v.as_float_array("amount", amt)
     )
     v.same_length(customer_id=ids, timestamp=t, amount=amt)
     if ids.size == 0:
@@ -221,7 +223,8 @@ def rfm_segments(
     Example:
         >>> import numpy as np
         >>> t = np.array(["2024-01-01", "2024-01-20", "2024-01-28", "2024-01-30"], "datetime64[us]")
-        >>> res = rfm_segments(["a", "b", "b", "c"], t, [500, 200, 300, 50], preset="pymc-marketing")
+        >>> res = rfm_segments(["a", "b", "b", "c"], t, [500, 200, 300, 50],
+        ...                    preset="pymc-marketing")
         >>> res.recency_days.tolist(), res.monetary.tolist()
         ([29.0, 2.0, 0.0], [500.0, 250.0, 50.0])
     """
@@ -300,4 +303,3 @@ def rfm_segments(
         segment=v.frozen(seg),
         preset=preset,
     )
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -27,7 +28,7 @@ I64 = npt.NDArray[np.int64]
 
 
 def _cuts(_: Any, attr: Any, value: tuple[float, ...]) -> None:
-    if any(b <= a for a, b in zip(value, value[1:], strict=False)):
+    if any(b <= a for a, b in itertools.pairwise(value)):
         raise InvalidInputError(
             f"RFMScoring.{attr.name}: cut points must increase strictly (got {value}). "
             "Pass ascending thresholds."
@@ -102,9 +103,9 @@ def score_column(values: Any, scoring: RFMScoring, *, cuts: Sequence[float] = ()
     if n == 0:
         return np.empty(0, dtype=np.int64)
     if scoring.binning == "fixed":
-        return np.searchsorted(np.asarray(cuts, dtype=np.float64), x, side="left").astype(
-            np.int64
-        ) + 1
+        return (
+            np.searchsorted(np.asarray(cuts, dtype=np.float64), x, side="left").astype(np.int64) + 1
+        )
     if scoring.binning == "quantile":
         edges = np.unique(np.quantile(x, np.linspace(0.0, 1.0, scoring.bins + 1)))
         ids = np.searchsorted(edges, x, side="left").astype(np.int64)
@@ -234,7 +235,8 @@ class RFMSegmentMap:
             hit = todo & rule.matches(gr, gf, gm)
             table[hit] = lookup[rule.segment]
             todo &= ~hit
-        return names[table[r, f, m]]
+        out: npt.NDArray[np.str_] = names[table[r, f, m]]
+        return out
 
 
 def _rule(name: str, r: Range, fm: Range) -> RFMRule:

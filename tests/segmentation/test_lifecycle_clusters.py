@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import crmkit.features
-import crmkit.segmentation
 from crmkit.errors import InvalidInputError
 from crmkit.features import order_features
 from crmkit.segmentation import (
@@ -101,11 +99,3 @@ def test_constant_columns_cannot_be_standardized() -> None:
     """Clustering on a constant column is an error naming it."""
     with pytest.raises(InvalidInputError, match="constant"):
         cluster_customers({"a": [1.0, 1.0, 1.0], "b": [1.0, 2.0, 3.0]}, k=2, rng=0)
-
-
-@pytest.mark.parametrize("module", [crmkit.features, crmkit.segmentation])
-def test_exports_are_sorted_and_exist(module: object) -> None:
-    """Every name in __all__ exists and __all__ is sorted."""
-    names = module.__all__  # type: ignore[attr-defined]
-    assert names == sorted(names)
-    assert all(hasattr(module, n) for n in names)

@@ -9,8 +9,8 @@ from typing import Any, Literal
 import attrs
 import numpy as np
 import numpy.typing as npt
-from scipy.cluster.vq import ClusterError, kmeans2  # type: ignore[import-untyped]
-from scipy.spatial.distance import cdist  # type: ignore[import-untyped]
+from scipy.cluster.vq import ClusterError, kmeans2
+from scipy.spatial.distance import cdist
 
 from crmkit import _validation as v
 from crmkit.errors import ConvergenceError, InvalidInputError

@@ -16,7 +16,8 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-CACHE = Path(os.environ.get("CRMKIT_REFDATA_CACHE", Path(__file__).resolve().parents[1] / ".cache"))
+_DEFAULT_CACHE = Path(__file__).resolve().parents[1] / ".cache"
+CACHE = Path(os.environ.get("CRMKIT_REFDATA_CACHE", _DEFAULT_CACHE))
 
 
 class RefDataUnavailable(RuntimeError):
@@ -29,7 +30,7 @@ def in_ci() -> bool:
 
 
 def distribution(requirement: str) -> Path:
-    """Path of the cached archive for ``requirement`` (e.g. ``"lifetimes==0.11.3"``), fetched once."""
+    """Path of the cached archive for ``requirement`` (``"lifetimes==0.11.3"``), fetched once."""
     name, _, ver = requirement.partition("==")
     target = CACHE / "refdata" / requirement.replace("==", "-")
     target.mkdir(parents=True, exist_ok=True)

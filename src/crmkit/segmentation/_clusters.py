@@ -111,6 +111,15 @@ def cluster_customers(
     mean silhouette (on a random sample of ``silhouette_sample`` customers) or at the elbow of
     the inertia curve (largest distance below the chord from first to last k) is kept.
     Columns must be finite and not constant.
+
+    Example:
+        >>> import numpy as np
+        >>> g = np.random.default_rng(0)
+        >>> table = {"recency_days": np.r_[g.normal(10, 2, 50), g.normal(200, 20, 50)],
+        ...          "monetary_minor": np.r_[g.normal(9000, 500, 50), g.normal(900, 90, 50)]}
+        >>> res = cluster_customers(table, k_range=(2, 5), rng=0)
+        >>> res.k, res.columns
+        (2, ('recency_days', 'monetary_minor'))
     """
     gen = v.as_rng(rng)
     x, cols = _matrix(table, columns)
@@ -199,7 +208,16 @@ def segment_profiles(
     revenue: str | None = "monetary_minor",
     columns: Sequence[str] | None = None,
 ) -> SegmentProfiles:
-    """Profiles of segments given a label per customer and the aligned feature table."""
+    """Profiles of segments given a label per customer and the aligned feature table.
+
+    Revenue shares sum the ``revenue`` column per segment (NaN counts as 0); medians skip NaN
+    and non-numeric columns.
+
+    Example:
+        >>> p = segment_profiles([1, 0, 1, 1], {"monetary_minor": [5, 5, 20, 10]})
+        >>> p.size.tolist(), p.revenue_share.tolist(), p.medians["monetary_minor"].tolist()
+        ([1, 3], [0.125, 0.875], [5.0, 10.0])
+    """
     lab = v.as_1d("labels", labels)
     segs, codes = np.unique(lab, return_inverse=True)
     codes = codes.reshape(-1)

@@ -223,7 +223,13 @@ class Transitions:
 def transitions(
     before_ids: Any, before_labels: Any, after_ids: Any, after_labels: Any
 ) -> Transitions:
-    """Align two snapshots (ids → label) and report every customer's move."""
+    """Align two snapshots (ids → label) and report every customer's move.
+
+    Example:
+        >>> tr = transitions(["a", "b"], ["New", "Loyal"], ["a", "c"], ["Loyal", "New"])
+        >>> tr.customer_id.tolist(), tr.before.tolist(), tr.after.tolist()
+        (['a', 'b', 'c'], ['New', 'Loyal', ''], ['Loyal', '', 'New'])
+    """
     bi = as_customer_ids("before_ids", before_ids)
     ai = as_customer_ids("after_ids", after_ids)
     bl = v.as_str_array("before_labels", before_labels, allow_empty=True)

@@ -203,7 +203,7 @@ def rfm_segments(
     - ``"crmkit"``: recency = fractional days from the last transaction to ``as_of``, frequency
       = transactions, monetary = their sum; scored with ``scoring`` (default
       [`RFMScoring()`][crmkit.segmentation.RFMScoring]) and named with ``segment_map`` (default
-      [`DEFAULT_SEGMENT_MAP`][crmkit.segmentation.DEFAULT_SEGMENT_MAP]).
+      ``DEFAULT_SEGMENT_MAP``).
     - ``"rfm"`` (the ``rfm`` package 1.0.9): ids become strings; identical (customer,
       timestamp, amount) rows count once; recency = whole days (floor) from the last
       transaction; frequency = rows; monetary = sum. Each column is ranked with ties broken by

@@ -222,12 +222,16 @@ def crmkit_pipeline(data: dict[str, Any]) -> Any:
 def scale(n_orders: int, n_customers: int, rfm_orders: int) -> None:
     print(f"== 2. Scale: {n_orders:,} orders / {n_customers:,} customers ==")
     data = synthetic(n_orders, n_customers)
-    times = []
+    times, cpu = [], []
     for _ in range(3):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         f, _, _ = crmkit_pipeline(data)
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     ours = min(times)
+    print(
+        f"  (CPU time of the best crmkit run: {min(cpu):.2f} s; the machine's load shows in wall)"
+    )
     t0 = time.perf_counter()
     order_features(
         data["customer_id"], data["placed_at"], data["amount_minor"], as_of=data["as_of"]
@@ -305,12 +309,16 @@ def conditions(n_customers: int) -> None:
             Compare(field="last_purchase_at", cmp="ge", days_ago=365.0),
         )
     )
-    times = []
+    times, cpu = [], []
     for _ in range(5):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         res = evaluate(cond, f, events=events)
         times.append(time.perf_counter() - t0)
-    print(f"  {res.members.sum():,} members; {min(times):.3f} s best of 5 (target 0.5 s)")
+        cpu.append(time.process_time() - c0)
+    print(
+        f"  {res.members.sum():,} members; {min(times):.3f} s wall, {min(cpu):.3f} s CPU, "
+        f"best of 5 (target 0.5 s; 5M events)"
+    )
 
 
 def main() -> None:

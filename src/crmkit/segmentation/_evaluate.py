@@ -179,7 +179,7 @@ def _events(events: Any) -> dict[str, np.ndarray[Any, Any]] | None:
         events = events.arrays()
     out = {
         "customer_id": v.as_1d("events.customer_id", events["customer_id"]),
-        "type": v.as_str_array("events.type", events["type"]),
+        "type": v.as_str_array("events.type", events["type"], allow_empty=True),
         "at": v.as_datetime_array("events.at", events["at"]),
     }
     v.same_length(**out)
@@ -352,10 +352,18 @@ def _event_count(c: EventCount, ctx: _Context) -> Bools:
     ref = _need_as_of(ctx, "EventCount")
     ev = ctx.events
     lo = ref - round(c.within_days * 86_400_000_000) * _US
-    sel = (ev["type"] == c.event_type) & (ev["at"] > lo) & (ev["at"] <= ref)
-    who = ev["customer_id"][sel]
-    order = np.argsort(ctx.customer_id, kind="stable")
-    sorted_ids = ctx.customer_id[order]
+    at = ev["at"].view(np.int64)
+    lo_us, ref_us = int(lo.astype(np.int64)), int(ref.astype(np.int64))
+    inside = np.flatnonzero((at > lo_us) & (at <= ref_us))
+    sel = inside[ev["type"][inside] == c.event_type]
+    # Sorted needles make the binary searches cache-friendly; only counts are needed.
+    who = np.sort(ev["customer_id"][sel])
+    ids = ctx.customer_id
+    if ids.size < 2 or bool(np.all(ids[1:] > ids[:-1])):
+        order, sorted_ids = np.arange(ids.size), ids
+    else:
+        order = np.argsort(ids, kind="stable")
+        sorted_ids = ids[order]
     pos = np.searchsorted(sorted_ids, who)
     pos_c = np.minimum(pos, max(ctx.n - 1, 0))
     known = (pos < ctx.n) & (sorted_ids[pos_c] == who) if ctx.n else np.zeros(0, dtype=bool)

@@ -232,13 +232,16 @@ def scale(n_orders: int, n_customers: int, rfm_orders: int) -> None:
     print(
         f"  (CPU time of the best crmkit run: {min(cpu):.2f} s; the machine's load shows in wall)"
     )
-    t0 = time.perf_counter()
-    order_features(
-        data["customer_id"], data["placed_at"], data["amount_minor"], as_of=data["as_of"]
-    )
-    feat_s = time.perf_counter() - t0
+    feat = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        order_features(
+            data["customer_id"], data["placed_at"], data["amount_minor"], as_of=data["as_of"]
+        )
+        feat.append(time.perf_counter() - t0)
+    feat_s = min(feat)
     print(
-        f"  crmkit features + RFM + lifecycle: {ours:.2f} s (best of 3; features alone "
+        f"  crmkit features + RFM + lifecycle: {ours:.2f} s (best of 3; features alone, best of 3, "
         f"{feat_s:.2f} s; target 2 s); {len(f):,} customers"
     )
     with tempfile.TemporaryDirectory() as tmp:

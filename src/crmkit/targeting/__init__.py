@@ -47,7 +47,9 @@ from crmkit.targeting._keys import Audience
 from crmkit.targeting._recommend import (
     CoPurchase,
     CoPurchaseFit,
+    NextBestEvaluation,
     Recommendations,
+    evaluate_next_best,
     hit_rate,
     popular_items,
 )
@@ -75,6 +77,7 @@ __all__ = [
     "ExclusionReason",
     "FrequencyCap",
     "HoldoutAssignment",
+    "NextBestEvaluation",
     "PseudonymousAudience",
     "Recommendations",
     "SampleRatioCheck",
@@ -89,6 +92,7 @@ __all__ = [
     "anniversary",
     "assign_holdout",
     "best_send_times",
+    "evaluate_next_best",
     "expected_incremental_value",
     "hash_unit",
     "hit_rate",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Iterable
 from typing import Any, ClassVar, Literal
 
 import attrs
@@ -176,6 +177,14 @@ class FrequencyCap:
     campaign_id: str | None = None
 
 
+def _days(value: Iterable[int]) -> tuple[int, ...]:
+    return tuple(value)
+
+
+def _caps(value: Iterable[FrequencyCap]) -> tuple[FrequencyCap, ...]:
+    return tuple(value)
+
+
 def _minutes(value: dt.time) -> int:
     return value.hour * 60 + value.minute
 
@@ -194,7 +203,7 @@ class SendWindow:
 
     start: dt.time = dt.time(8)
     end: dt.time = dt.time(21)
-    weekdays: tuple[int, ...] = attrs.field(default=(0, 1, 2, 3, 4, 5, 6), converter=tuple)
+    weekdays: tuple[int, ...] = attrs.field(default=(0, 1, 2, 3, 4, 5, 6), converter=_days)
 
     @weekdays.validator
     def _check_days(self, attribute: Any, value: tuple[int, ...]) -> None:
@@ -331,7 +340,7 @@ class Eligibility:
 
     channel: str = attrs.field(converter=_channel)
     purpose: str = "marketing"
-    caps: tuple[FrequencyCap, ...] = attrs.field(default=(), converter=tuple)
+    caps: tuple[FrequencyCap, ...] = attrs.field(default=(), converter=_caps)
     cap_policy: Literal["defer", "drop"] = attrs.field(
         default="defer", validator=attrs.validators.in_(("defer", "drop"))
     )

@@ -111,22 +111,31 @@ def best_send_times(
     tz = np.asarray(time_zone, dtype=str)
     if tz.ndim == 1:
         v.same_length(customer_id=aud.customer_id, time_zone=tz)
-    sel = np.isin(events.type, event_types)
+    sel = np.isin(events.type, event_types) & (events.customer_id != "")
     pos = aud.position(events.customer_id[sel])
-    hit = pos >= 0
-    pos, at = pos[hit], events.at[sel][hit]
-    local = local_times(at, tz if tz.ndim == 0 else tz[pos])
+    member = pos >= 0
+    # the population profile and the prior's strength come from everyone with events; customers
+    # outside the audience are read in UTC unless the audience gives their zone
+    others, other_row = np.unique(events.customer_id[sel][~member], return_inverse=True)
+    row = np.where(member, pos, n + np.searchsorted(others, events.customer_id[sel]))
+    zone = np.full(row.size, "UTC", dtype=object)
+    zone[member] = tz if tz.ndim == 0 else tz[pos[member]]
+    local = local_times(events.at[sel], zone.astype(str))
     day = local.astype("datetime64[D]")
     hour = ((local - day.astype("datetime64[us]")).astype(np.int64) // _US_PER_HOUR).astype(
         np.int64
     )
     weekday = (day.astype(np.int64) + 3) % 7
-    h_counts = np.zeros((n, 24))
-    w_counts = np.zeros((n, 7))
-    np.add.at(h_counts, (pos, hour), 1.0)
-    np.add.at(w_counts, (pos, weekday), 1.0)
+    rows = n + others.size
+    h_counts = np.zeros((rows, 24))
+    w_counts = np.zeros((rows, 7))
+    np.add.at(h_counts, (row, hour), 1.0)
+    np.add.at(w_counts, (row, weekday), 1.0)
+    del other_row
     h_post, a_h = _smooth(h_counts, prior_strength)
     w_post, a_w = _smooth(w_counts, prior_strength)
+    h_post, w_post = h_post[:n], w_post[:n]
+    pos = row[row < n]
     return SendTimes(
         customer_id=aud.customer_id,
         hour=np.argmax(h_post, axis=1).astype(np.int64),

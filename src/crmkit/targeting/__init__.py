@@ -30,12 +30,7 @@ from crmkit.targeting._eligibility import (
     SuppressionReason,
     suppressions_from_contacts,
 )
-from crmkit.targeting._export import (
-    PseudonymousAudience,
-    normalize_email,
-    normalize_phone,
-    pseudonymous_audience,
-)
+from crmkit.targeting._export import PseudonymousAudience, pseudonymous_audience
 from crmkit.targeting._holdout import (
     HoldoutAssignment,
     SampleRatioCheck,
@@ -97,8 +92,6 @@ __all__ = [
     "hash_unit",
     "hit_rate",
     "local_times",
-    "normalize_email",
-    "normalize_phone",
     "points_expiring",
     "popular_items",
     "pseudonymous_audience",

@@ -43,6 +43,7 @@ _I = npt.NDArray[np.int64]
 class Selection:
     """The chosen offer per customer (``option`` −1 for none) and how good the choice is.
 
+    ``customer_id`` holds the ids given, or the positions 0..n−1 when none were given.
     ``upper_bound`` bounds the optimum from above (the MILP dual bound, or the Lagrangian bound of
     the greedy path); ``gap = (upper_bound − objective) / |upper_bound|``. ``status`` is
     ``"optimal"``, ``"feasible"`` (a gap remains) or ``"segment_min_unmet"`` (the greedy path found
@@ -54,7 +55,7 @@ class Selection:
         ([0, -1, -1], 5.0, 2.0)
     """
 
-    customer_id: npt.NDArray[np.str_] = attrs.field(converter=v.frozen)
+    customer_id: npt.NDArray[Any] = attrs.field(converter=v.frozen)
     option: _I = attrs.field(converter=v.frozen)
     value: _F = attrs.field(converter=v.frozen)
     cost: _F = attrs.field(converter=v.frozen)
@@ -251,6 +252,14 @@ class _Cols:
         The segment price is the same for every offer of a customer, so it is subtracted once.
         """
         cols = list(range(self.k)) if cols is None else cols
+        if len(cols) == 1:  # one offer: no choice to track
+            k = cols[0]
+            r1 = self.value[k] - mu[self.p.chan[k]]
+            if lam:
+                r1 -= lam * self.cost[k]
+            if nu.any():
+                r1 -= nu[self.p.seg]
+            return r1, np.full(self.n, k, dtype=np.int64), self.cost[k]
         # blends by arithmetic: a masked assignment with a random mask is ~5x slower
         best = np.full(self.n, -np.inf)
         arg = np.full(self.n, -1, dtype=np.int64)
@@ -315,6 +324,8 @@ def _price_budget(cols: _Cols, mu: _F, nu: _F, steps: int) -> float:
     i = int(np.searchsorted(cum, p.budget, side="right"))
     guess = float(ratio[order][min(i, order.size - 1)])
     lo, hi = 0.0, float(ratio.max())
+    if cols.k == 1:  # one offer each: the clearing ratio is the exact minimizer
+        return guess
     if spend(guess) <= p.budget:
         hi = guess
         lo = guess / 2 if spend(guess / 2) > p.budget else 0.0
@@ -539,10 +550,8 @@ def select_offers(
         channel_capacity, segment_min, segment_max,
     )  # fmt: skip
     n = p.value.shape[0]
-    ids = (
-        np.arange(n).astype(str)
-        if customer_id is None
-        else v.as_str_array("customer_id", customer_id)
+    ids: npt.NDArray[Any] = (
+        np.arange(n) if customer_id is None else v.as_str_array("customer_id", customer_id)
     )
     if ids.size != n:
         raise InvalidInputError(f"customer_id: {ids.size} ids for {n} customers.")

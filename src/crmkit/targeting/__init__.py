@@ -31,13 +31,7 @@ from crmkit.targeting._eligibility import (
     suppressions_from_contacts,
 )
 from crmkit.targeting._export import PseudonymousAudience, pseudonymous_audience
-from crmkit.targeting._holdout import (
-    HoldoutAssignment,
-    SampleRatioCheck,
-    assign_holdout,
-    hash_unit,
-    sample_ratio_check,
-)
+from crmkit.targeting._holdout import HoldoutAssignment, assign_holdout, hash_unit
 from crmkit.targeting._keys import Audience
 from crmkit.targeting._recommend import (
     CoPurchase,
@@ -75,7 +69,6 @@ __all__ = [
     "NextBestEvaluation",
     "PseudonymousAudience",
     "Recommendations",
-    "SampleRatioCheck",
     "Selection",
     "SendTimes",
     "SendWindow",
@@ -96,7 +89,6 @@ __all__ = [
     "popular_items",
     "pseudonymous_audience",
     "replenishment",
-    "sample_ratio_check",
     "select_offers",
     "suppressions_from_contacts",
     "tier_near_miss",

@@ -62,8 +62,8 @@ class ExclusionReason(enum.StrEnum):
     ``"defer"`` policy) and ``quiet_hours`` only defer the send.
 
     Example:
-        >>> [r.value for r in ExclusionReason][:2]
-        ['no_consent', 'legal_hold']
+        >>> ExclusionReason("quiet_hours") is ExclusionReason.QUIET_HOURS
+        True
     """
 
     NO_CONSENT = "no_consent"

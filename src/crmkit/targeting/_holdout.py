@@ -1,4 +1,5 @@
-"""Deterministic treatment/control assignment by salted hash, and the sample-ratio check."""
+"""Deterministic treatment/control assignment by salted hash; the split is checked with
+``crmkit.experiments.sample_ratio_test``."""
 
 from __future__ import annotations
 
@@ -8,19 +9,13 @@ from typing import Any
 import attrs
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 from crmkit import _validation as v
 from crmkit.errors import InvalidInputError
+from crmkit.experiments import SampleRatioTest, sample_ratio_test
 from crmkit.targeting._keys import Audience
 
-__all__ = [
-    "HoldoutAssignment",
-    "SampleRatioCheck",
-    "assign_holdout",
-    "hash_unit",
-    "sample_ratio_check",
-]
+__all__ = ["HoldoutAssignment", "assign_holdout", "hash_unit"]
 
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 
@@ -93,9 +88,24 @@ class HoldoutAssignment:
         """Ids of the customers in ``group``."""
         return v.frozen(self.customer_id[self.group == group])
 
-    def check(self, *, alpha: float = 0.001) -> SampleRatioCheck:
-        """The sample-ratio check of these counts against the intended fractions."""
-        return sample_ratio_check(self.counts(), self.fractions, alpha=alpha)
+    def check(
+        self, counts: Mapping[str, int] | None = None, *, threshold: float = 0.001
+    ) -> SampleRatioTest:
+        """Sample-ratio test of group sizes against the intended fractions.
+
+        ``counts`` are the sizes as they reach the analysis (after sending and logging); by
+        default the sizes of this assignment. Groups with fraction 0 are left out.
+        """
+        counts = dict(counts or self.counts())
+        groups = [g for g, f in self.fractions.items() if f > 0]
+        missing = sorted(set(groups) - set(counts))
+        if missing:
+            raise InvalidInputError(f"counts: no count for groups {missing}. Pass every group.")
+        return sample_ratio_test(
+            [counts[g] for g in groups],
+            [self.fractions[g] for g in groups],
+            threshold=threshold,
+        )
 
 
 def _fractions(fractions: Mapping[str, float]) -> tuple[list[str], npt.NDArray[np.float64]]:
@@ -155,65 +165,4 @@ def assign_holdout(
     group = np.asarray(names, dtype=str)[idx]
     return HoldoutAssignment(
         customer_id=aud.customer_id, group=group, salt=salt, fractions=fractions
-    )
-
-
-@attrs.frozen(kw_only=True)
-class SampleRatioCheck:
-    """Pearson chi-square test of observed group sizes against the intended fractions.
-
-    ``mismatch`` is true when ``p_value < alpha``; the usual alpha is 0.001 (Kohavi, Tang & Xu,
-    2020), since a sample-ratio mismatch means the assignment or the logging is broken.
-
-    Example:
-        >>> sample_ratio_check({"t": 9050, "c": 950}, {"t": 0.9, "c": 0.1}).mismatch
-        False
-    """
-
-    observed: Mapping[str, int]
-    expected: Mapping[str, float]
-    chi2: float
-    p_value: float
-    alpha: float
-
-    @property
-    def mismatch(self) -> bool:
-        """True when the groups' sizes are implausible under the intended split."""
-        return self.p_value < self.alpha
-
-
-def sample_ratio_check(
-    observed: Mapping[str, int], fractions: Mapping[str, float], *, alpha: float = 0.001
-) -> SampleRatioCheck:
-    """Test observed group counts against intended fractions (chi-square, k - 1 d.o.f.).
-
-    Example:
-        >>> sample_ratio_check({"t": 5200, "c": 4800}, {"t": 0.5, "c": 0.5}).mismatch
-        True
-    """
-    names, p = _fractions(fractions)
-    missing = sorted(set(names) ^ set(observed))
-    if missing:
-        raise InvalidInputError(
-            f"observed: groups {missing} are not in both observed and fractions. "
-            "Pass counts for exactly the groups of the split."
-        )
-    obs = v.as_float_array("observed", [observed[k] for k in names], min_value=0.0)
-    total = float(obs.sum())
-    keep = p > 0
-    if total == 0 or keep.sum() < 2:
-        raise InvalidInputError(
-            f"observed: need counts in at least two groups with a positive share (got "
-            f"{dict(observed)!r}). Check after assignment has run."
-        )
-    res = stats.chisquare(obs[keep], p[keep] / p[keep].sum() * obs[keep].sum())
-    chi2, p_value = float(res.statistic), float(res.pvalue)
-    if (obs[~keep] > 0).any():  # customers in a group meant to be empty: a broken assignment
-        chi2, p_value = np.inf, 0.0
-    return SampleRatioCheck(
-        observed=dict(observed),
-        expected=dict(fractions),
-        chi2=chi2,
-        p_value=p_value,
-        alpha=alpha,
     )

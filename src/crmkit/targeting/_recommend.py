@@ -65,8 +65,8 @@ class CoPurchase:
         ['cup']
     """
 
-    similarity: Literal["cosine", "count"] = attrs.field(
-        default="cosine", validator=attrs.validators.in_(("cosine", "count"))
+    similarity: Literal["cosine", "conditional", "count"] = attrs.field(
+        default="cosine", validator=attrs.validators.in_(("cosine", "conditional", "count"))
     )
     shrinkage: float = attrs.field(default=0.0, validator=attrs.validators.ge(0))
     min_co_purchases: int = attrs.field(default=1, validator=attrs.validators.ge(1))
@@ -87,10 +87,13 @@ class CoPurchase:
         co.data[co.data < self.min_co_purchases] = 0.0
         co.eliminate_zeros()
         buyers = np.asarray(b.sum(axis=0)).ravel()
+        coo = co.tocoo()
         if self.similarity == "cosine":
             norm = np.sqrt(buyers)
-            coo = co.tocoo()
             data = coo.data / (norm[coo.row] * norm[coo.col] + self.shrinkage)
+            sim = sparse.csr_matrix((data, (coo.row, coo.col)), shape=co.shape)
+        elif self.similarity == "conditional":
+            data = coo.data / (buyers[coo.row] + self.shrinkage)
             sim = sparse.csr_matrix((data, (coo.row, coo.col)), shape=co.shape)
         else:
             sim = co.multiply(co.data.dtype.type(1.0)).tocsr()
@@ -129,13 +132,16 @@ class CoPurchaseFit:
         *,
         customer_id: Any,
         k: int = 5,
+        popularity_weight: float = 0.0,
         chunk_size: int = 20_000,
     ) -> Recommendations:
         """Top-``k`` items per customer of ``customer_id``, excluding what they already bought.
 
         ``history_*`` are the purchase rows to score from (usually the fitting rows). Ties break
         toward the more popular item, then the smaller item id, so results are deterministic.
-        Customers whose history scores nothing get ``""`` items and score 0.
+        ``popularity_weight`` w adds w × (item's buyers / top item's buyers) to every score: a
+        popularity prior that fills the list for customers with little co-purchase evidence.
+        With w = 0, customers whose history scores nothing get ``""`` items and score 0.
         """
         hc, hi = _pairs(history_customer_id, history_item_id)
         aud = Audience.of(customer_id)
@@ -148,13 +154,15 @@ class CoPurchaseFit:
         hist.data[:] = 1.0
         items_out = np.full((n, k), "", dtype=self.items.dtype if m else "<U1")
         score_out = np.zeros((n, k))
-        tiebreak = self.buyers / (self.buyers.max(initial=0.0) + 1.0) * 1e-9
+        share = self.buyers / max(float(self.buyers.max(initial=0.0)), 1.0)
+        tiebreak = share * (popularity_weight + 1e-9)
         for lo in range(0, n, chunk_size):
             h = hist[lo : lo + chunk_size]
             s = (h @ self.similarity).toarray()
-            s[h.toarray() > 0] = -np.inf
-            s[s <= 0] = -np.inf
+            if popularity_weight == 0:
+                s[s <= 0] = -np.inf  # nothing co-bought: no recommendation
             s += tiebreak
+            s[h.toarray() > 0] = -np.inf
             kk = min(k, m)
             if kk == 0:
                 continue

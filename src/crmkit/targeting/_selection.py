@@ -246,8 +246,9 @@ class _Cols:
         cols: list[int] | None = None,
         *,
         want_cost: bool = False,
+        want_arg: bool = False,
     ) -> tuple[_F, _I, _F]:
-        """Best reduced profit per customer over ``cols`` (default: all), its offer and its cost.
+        """Best reduced profit per customer over ``cols`` (default: all), offer and cost if asked.
 
         The segment price is the same for every offer of a customer, so it is subtracted once.
         """
@@ -279,7 +280,8 @@ class _Cols:
                 continue
             better = r > best
             np.maximum(best, r, out=best)
-            arg += better * (k - arg)
+            if want_arg:
+                arg += better * (k - arg)
             if want_cost:
                 np.subtract(self.cost[k], cost, out=tmp)
                 tmp *= better
@@ -304,7 +306,8 @@ def _kth_largest(x: _F, k: int) -> float:
     return float(np.partition(x, x.size - k)[x.size - k])
 
 
-def _price_budget(cols: _Cols, mu: _F, nu: _F, steps: int) -> float:
+def _price_budget(cols: _Cols, mu: _F, nu: _F, steps: int, warm: float = 0.0) -> float:
+    """The budget's clearing price given the other prices (``warm``: last round's price)."""
     p = cols.p
     if not np.isfinite(p.budget):
         return 0.0
@@ -313,25 +316,28 @@ def _price_budget(cols: _Cols, mu: _F, nu: _F, steps: int) -> float:
         best, _, cost = cols.best(x, mu, nu, want_cost=True)
         return float(cost[best > 0].sum())
 
-    if spend(0.0) <= p.budget:
-        return 0.0
-    # start from the clearing ratio of each customer's best unpriced offer, then bisect
     best0, _, c0 = cols.best(0.0, mu, nu, want_cost=True)
+    if float(c0[best0 > 0].sum()) <= p.budget:
+        return 0.0
     ok = (best0 > 0) & (c0 > 0)
     ratio = best0[ok] / c0[ok]
-    order = np.argsort(-ratio)
-    cum = np.cumsum(c0[ok][order])
-    i = int(np.searchsorted(cum, p.budget, side="right"))
-    guess = float(ratio[order][min(i, order.size - 1)])
     lo, hi = 0.0, float(ratio.max())
-    if cols.k == 1:  # one offer each: the clearing ratio is the exact minimizer
-        return guess
+    if warm > 0 and cols.k > 1:
+        guess, factor, steps = warm, 1.1, min(steps, 3)
+    else:
+        # the clearing ratio of each customer's best unpriced offer
+        order = np.argsort(-ratio)
+        cum = np.cumsum(c0[ok][order])
+        i = int(np.searchsorted(cum, p.budget, side="right"))
+        guess, factor = float(ratio[order][min(i, order.size - 1)]), 2.0
+        if cols.k == 1:  # one offer each: the clearing ratio is the exact minimizer
+            return guess
     if spend(guess) <= p.budget:
         hi = guess
-        lo = guess / 2 if spend(guess / 2) > p.budget else 0.0
+        lo = guess / factor if spend(guess / factor) > p.budget else 0.0
     else:
         lo = guess
-        hi = 2 * guess if spend(2 * guess) <= p.budget else hi
+        hi = guess * factor if spend(guess * factor) <= p.budget else hi
     for _ in range(steps):
         mid = 0.5 * (lo + hi)
         if spend(mid) <= p.budget:
@@ -466,7 +472,7 @@ def _primal(cols: _Cols, lam: float, mu: _F, nu: _F) -> tuple[_I, bool]:
         "cap_left": p.cap.copy(),
         "seg_left": p.seg_max.copy(),
     }
-    rb, j, _ = cols.best(lam, mu, nu)
+    rb, j, _ = cols.best(lam, mu, nu, want_arg=True)
     take = np.flatnonzero(rb > 0)
     opt = j[take]
     ok = _admit(p, take, opt, cols.cost[opt, take], rb[take], state)
@@ -499,7 +505,7 @@ def _greedy(p: _Problem, rounds: int) -> tuple[_I, float, str]:
     nu = np.zeros(len(p.segments))
     bound = np.inf
     for _ in range(rounds):
-        lam = _price_budget(cols, mu, nu, steps=5)
+        lam = _price_budget(cols, mu, nu, steps=5, warm=lam)
         mu, nu = _price_counts(cols, lam, mu, nu)
         best, _, _ = cols.best(lam, mu, nu)
         bound = min(bound, _dual(p, best, lam, mu, nu))
@@ -520,7 +526,7 @@ def select_offers(
     segment_min: Mapping[str, float] | None = None,
     segment_max: Mapping[str, float] | None = None,
     method: Literal["auto", "exact", "greedy"] = "auto",
-    exact_max_customers: int = 50_000,
+    exact_max_customers: int = 20_000,
     time_limit_s: float | None = None,
     mip_rel_gap: float = 1e-6,
     rounds: int = 2,

@@ -208,7 +208,7 @@ def run_demo(*, db: str, n_customers: int, seed: int, out: TextIO) -> None:
 def _steps() -> list[Step]:
     from crmkit.cli import _steps as s
 
-    return [s.step_identity, s.step_clv, s.step_segmentation, s.step_loyalty]
+    return [s.step_identity, s.step_clv, s.step_segmentation, s.step_loyalty, s.step_targeting]
 
 
 STEPS: list[Step] = _steps()

@@ -145,7 +145,7 @@ def group_lines(orders: OrderColumns, lines: OrderLineColumns) -> GroupedLines:
         "unknown statuses",
         f"Use one of {statuses}.",
     )
-    bad_channels = [c for c in np.unique(orders.channel).tolist() if not _SNAKE.match(c)]
+    bad_channels = [c for c in set(orders.channel.tolist()) if not _SNAKE.match(c)]
     v.require(
         "orders.channel",
         np.isin(orders.channel, bad_channels),
@@ -309,7 +309,7 @@ def check_events(events: EventColumns) -> None:
         "duplicate event ids",
         "Pass each event once.",
     )
-    bad_types = [t for t in np.unique(events.type).tolist() if not _SNAKE.match(t)]
+    bad_types = [t for t in set(events.type.tolist()) if not _SNAKE.match(t)]
     v.require(
         "events.type",
         np.isin(events.type, bad_types),

@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from crmkit.columns import EventColumns, OrderColumns, OrderLineColumns
 
-__all__ = ["event_rows", "int_arrays", "order_rows", "str_arrays"]
+__all__ = ["Concatenated", "concat_scan", "event_rows", "int_arrays", "order_rows", "str_arrays"]
 
 _NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
 
@@ -37,17 +37,21 @@ def _arrays(tokens: list[str], counts: list[int], quoted: bool) -> list[str]:
 
 
 def _str_arrays(values: list[str], counts: list[int], *, empty_is_null: bool) -> list[str]:
-    joined = "".join(values)
-    if not _NEEDS_ESCAPE.search(joined) and not (empty_is_null and "" in values):
+    clean = not _NEEDS_ESCAPE.search("".join(values))
+    if clean and not (empty_is_null and "" in values):
         return _arrays(values, counts, quoted=True)
-    tokens = [
-        "null" if empty_is_null and not s else json.dumps(s, ensure_ascii=False) for s in values
-    ]
+    if clean:
+        tokens = [f'"{s}"' if s else "null" for s in values]
+    else:
+        tokens = [
+            "null" if empty_is_null and not s else json.dumps(s, ensure_ascii=False)
+            for s in values
+        ]
     return _arrays(tokens, counts, quoted=False)
 
 
 def _int_arrays(values: npt.NDArray[np.int64], counts: list[int], *, zero_is_null: bool) -> list[str]:
-    tokens = values.astype(str).tolist()
+    tokens = list(map(str, values.tolist()))
     if zero_is_null:
         tokens = ["null" if t == "0" else t for t in tokens]
     return _arrays(tokens, counts, quoted=False)
@@ -92,6 +96,57 @@ def event_rows(events: EventColumns) -> Iterator[tuple[Any, ...]]:
         itertools.repeat("{}"),
         strict=False,
     )
+
+
+class Concatenated:
+    """The columns of a scan, each fetched as one ``group_concat`` text, split back here."""
+
+    def __init__(self, count: int, texts: Sequence[str | None]) -> None:
+        self.count = count
+        self.texts = texts
+
+    def ints(self, i: int) -> npt.NDArray[np.int64]:
+        """Column ``i`` (integers joined by commas) as int64."""
+        text = self.texts[i]
+        if not self.count or text is None:
+            return np.zeros(0, dtype=np.int64)
+        out = np.fromstring(text, dtype=np.int64, sep=",")
+        if out.size != self.count:  # pragma: no cover - guards against a damaged row
+            raise ValueError(f"expected {self.count} values, found {out.size}")
+        return out
+
+    def strs(self, i: int) -> list[str] | None:
+        """Column ``i`` (text joined by U+001F) as strings; None if a value held U+001F."""
+        text = self.texts[i]
+        if not self.count or text is None:
+            return []
+        parts = text.split(_UNIT)
+        return parts if len(parts) == self.count else None
+
+
+_UNIT = "\x1f"
+
+
+def concat_scan(
+    con: Any, table: str, columns: Sequence[tuple[str, bool]], where: str, order: str,
+    params: Sequence[Any],
+) -> Concatenated:
+    """Scan ``table`` into one text per column with ``group_concat`` (a single row to fetch).
+
+    ``columns`` are ``(sql expression, is_integer)``. Rows are fed to the aggregates in
+    ``order``; callers verify the order of the result, since SQL does not promise it.
+    """
+    aggregates = ", ".join(
+        f"group_concat(c{i}, ',')" if is_int else f"group_concat(c{i}, char(31))"
+        for i, (_, is_int) in enumerate(columns)
+    )
+    inner = ", ".join(f"{expr} AS c{i}" for i, (expr, _) in enumerate(columns))
+    row = con.execute(
+        f"SELECT count(*), {aggregates} FROM (SELECT {inner} FROM {table} WHERE {where} "
+        f"ORDER BY {order})",
+        params,
+    ).fetchone()
+    return Concatenated(int(row[0]), row[1:])
 
 
 def int_arrays(cells: Sequence[str], total: int) -> npt.NDArray[np.int64]:

@@ -23,6 +23,7 @@ from crmkit.storage._batch import check_key
 from crmkit.storage._capabilities import Capabilities
 from crmkit.storage._page import ErasureReport, erasure_pseudonym
 from crmkit.storage._spec import CollectionSpec
+from crmkit.storage.sqlite import _bulk
 from crmkit.storage.sqlite._codecs import CODECS
 from crmkit.storage.sqlite._collections import (
     SQLiteCollection,
@@ -186,6 +187,17 @@ class SQLiteStore:
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock, self._errors():
             return self._con_open().execute(sql, params).fetchall()
+
+    def _concat(
+        self,
+        table: str,
+        columns: Sequence[tuple[str, bool]],
+        where: str,
+        order: str,
+        params: Sequence[Any],
+    ) -> Any:
+        with self._lock, self._errors():
+            return _bulk.concat_scan(self._con_open(), table, columns, where, order, params)
 
     def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
         with self._lock, self._errors():

@@ -117,8 +117,10 @@ def main() -> int:
 
     t = time.perf_counter()
     orders, lines = synthetic(n)
-    print(f"built {n:,} orders / {len(lines):,} lines as columns in {time.perf_counter() - t:.2f} s"
-          f"  (peak RSS {peak_rss_mb():.0f} MB)")
+    print(
+        f"built {n:,} orders / {len(lines):,} lines as columns in {time.perf_counter() - t:.2f} s"
+        f"  (peak RSS {peak_rss_mb():.0f} MB)"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         with SQLiteStore(Path(tmp) / "bench.db") as store:
@@ -126,33 +128,41 @@ def main() -> int:
             store.orders.upsert_columns(orders, lines)
             ingest_s = time.perf_counter() - t
             rate = n / ingest_s
-            print(f"ingest  upsert_columns: {ingest_s:.2f} s = {rate:,.0f} orders/s, "
-                  f"{len(lines) / ingest_s:,.0f} lines/s  (target >= {TARGET_INGEST_PER_S:,} "
-                  f"orders/s: {'met' if rate >= TARGET_INGEST_PER_S else 'NOT met'}; "
-                  f"peak RSS {peak_rss_mb():.0f} MB)")
+            print(
+                f"ingest  upsert_columns: {ingest_s:.2f} s = {rate:,.0f} orders/s, "
+                f"{len(lines) / ingest_s:,.0f} lines/s  (target >= {TARGET_INGEST_PER_S:,} "
+                f"orders/s: {'met' if rate >= TARGET_INGEST_PER_S else 'NOT met'}; "
+                f"peak RSS {peak_rss_mb():.0f} MB)"
+            )
 
             t = time.perf_counter()
             back = store.orders.columns()
             scan_s = time.perf_counter() - t
-            print(f"scan    orders.columns(): {scan_s:.2f} s = {n / scan_s:,.0f} orders/s  "
-                  f"(target <= {TARGET_SCAN_S:.1f} s: "
-                  f"{'met' if scan_s <= TARGET_SCAN_S else 'NOT met'}; "
-                  f"peak RSS {peak_rss_mb():.0f} MB)")
+            print(
+                f"scan    orders.columns(): {scan_s:.2f} s = {n / scan_s:,.0f} orders/s  "
+                f"(target <= {TARGET_SCAN_S:.1f} s: "
+                f"{'met' if scan_s <= TARGET_SCAN_S else 'NOT met'}; "
+                f"peak RSS {peak_rss_mb():.0f} MB)"
+            )
             assert back.equals(orders), "scan differs from what was ingested"
 
             t = time.perf_counter()
             back_lines = store.orders.line_columns()
             lines_s = time.perf_counter() - t
-            print(f"scan    orders.line_columns(): {lines_s:.2f} s = "
-                  f"{len(lines) / lines_s:,.0f} lines/s  (peak RSS {peak_rss_mb():.0f} MB)")
+            print(
+                f"scan    orders.line_columns(): {lines_s:.2f} s = "
+                f"{len(lines) / lines_s:,.0f} lines/s  (peak RSS {peak_rss_mb():.0f} MB)"
+            )
             assert back_lines.equals(lines), "line scan differs from what was ingested"
 
             t = time.perf_counter()
             window = store.orders.columns(
                 start=back.placed_at[n // 2].item().replace(tzinfo=__import__("datetime").UTC)
             )
-            print(f"scan    orders.columns(start=median): {time.perf_counter() - t:.2f} s for "
-                  f"{len(window):,} orders")
+            print(
+                f"scan    orders.columns(start=median): {time.perf_counter() - t:.2f} s for "
+                f"{len(window):,} orders"
+            )
 
         k = min(args.value_orders, n)
         values = orders_from_columns(orders.take(np.arange(k)), _lines_of(lines, k))
@@ -160,12 +170,16 @@ def main() -> int:
             t = time.perf_counter()
             store.orders.upsert(values)
             value_s = time.perf_counter() - t
-        print(f"values  orders.upsert({k:,} Order objects): {k / value_s:,.0f} orders/s  "
-              f"(columnar path is {rate / (k / value_s):.1f}x faster)")
+        print(
+            f"values  orders.upsert({k:,} Order objects): {k / value_s:,.0f} orders/s  "
+            f"(columnar path is {rate / (k / value_s):.1f}x faster)"
+        )
 
         bare_s = bare_executemany(Path(tmp) / "bare.db", orders)
-        print(f"floor   bare executemany of the order rows, no index, no lines: "
-              f"{n / bare_s:,.0f} rows/s  (crmkit ingest / floor = {rate / (n / bare_s):.2f})")
+        print(
+            f"floor   bare executemany of the order rows, no index, no lines: "
+            f"{n / bare_s:,.0f} rows/s  (crmkit ingest / floor = {rate / (n / bare_s):.2f})"
+        )
     print(f"peak RSS overall {peak_rss_mb():.0f} MB")
     return 0
 

@@ -1,4 +1,4 @@
-"""A writer killed with SIGKILL in the middle of a large batch leaves a sound, all-or-nothing file."""
+"""A writer killed by SIGKILL in the middle of a large batch leaves a sound, all-or-nothing file."""
 
 from __future__ import annotations
 
@@ -47,9 +47,7 @@ _CHILD = textwrap.dedent(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("batches_before_kill", [0, 1])
-def test_sigkill_mid_batch_leaves_all_or_nothing(
-    tmp_path: Path, batches_before_kill: int
-) -> None:
+def test_sigkill_mid_batch_leaves_all_or_nothing(tmp_path: Path, batches_before_kill: int) -> None:
     """After SIGKILL mid-batch the file passes integrity_check and holds whole batches only."""
     path = tmp_path / "crash.db"
     SQLiteStore(path).close()

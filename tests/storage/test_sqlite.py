@@ -12,6 +12,7 @@ import pytest
 from crmkit.errors import InvalidInputError, SchemaError, StorageError
 from crmkit.model import Money, Product
 from crmkit.storage.sqlite import MIGRATIONS, SCHEMA_VERSION, SQLiteStore
+from crmkit.testing._base import seq
 from crmkit.testing._behaviour import order
 
 
@@ -72,7 +73,7 @@ def test_integers_beyond_64_bits_are_rejected_whole(tmp_path: Path) -> None:
     """An amount SQLite cannot hold raises InvalidInputError and the batch writes nothing."""
     big = Money(amount_minor=2**70, currency="EUR")
     huge = order("o2")
-    huge = attrs.evolve(huge, lines=[attrs.evolve(huge.lines[0], unit_price=big)])
+    huge = attrs.evolve(huge, lines=seq(attrs.evolve(huge.lines[0], unit_price=big)))
     with SQLiteStore(tmp_path / "s.db") as store:
         with pytest.raises(InvalidInputError, match="64 bits"):
             store.orders.upsert([order("o1"), huge])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import attrs
 import numpy as np
@@ -167,18 +167,28 @@ def group_lines(orders: OrderColumns, lines: OrderLineColumns) -> GroupedLines:
         grouped = lid.size == 0 and n == 0
     if grouped:
         perm = np.arange(lid.size)
-        counts = np.diff(np.append(run_starts, lid.size)).astype(np.int64) if n else np.zeros(0, np.int64)
+        counts = (
+            np.diff(np.append(run_starts, lid.size)).astype(np.int64)
+            if n
+            else np.zeros(0, np.int64)
+        )
         row = np.repeat(np.arange(n), counts)
     else:
         sorter = np.argsort(oid, kind="stable")
         sorted_ids = oid[sorter]
         dup = sorted_ids[1:] == sorted_ids[:-1]
-        v.require("orders.order_id", dup, sorted_ids[1:], "duplicate order ids", "Pass each order once.")
+        v.require(
+            "orders.order_id", dup, sorted_ids[1:], "duplicate order ids", "Pass each order once."
+        )
         pos = np.searchsorted(sorted_ids, lid)
         pos_c = np.minimum(pos, max(n - 1, 0))
         found = (pos < n) & (sorted_ids[pos_c] == lid) if n else np.zeros(lid.size, bool)
         v.require(
-            "lines.order_id", ~found, lid, "lines of orders not in the batch", "Pass their orders too."
+            "lines.order_id",
+            ~found,
+            lid,
+            "lines of orders not in the batch",
+            "Pass their orders too.",
         )
         row_unsorted = sorter[pos_c]
         perm = np.lexsort((lines.line_no, row_unsorted))
@@ -187,7 +197,9 @@ def group_lines(orders: OrderColumns, lines: OrderLineColumns) -> GroupedLines:
     if grouped and n > 1:
         sorted_ids = np.sort(oid)
         dup = sorted_ids[1:] == sorted_ids[:-1]
-        v.require("orders.order_id", dup, sorted_ids[1:], "duplicate order ids", "Pass each order once.")
+        v.require(
+            "orders.order_id", dup, sorted_ids[1:], "duplicate order ids", "Pass each order once."
+        )
     empty = counts == 0
     v.require("orders.order_id", empty, oid, "orders without lines", "An order needs a line.")
     g = lines.take(perm) if not grouped else lines
@@ -284,7 +296,7 @@ def orders_from_columns(orders: OrderColumns, lines: OrderLineColumns) -> list[O
                 customer_id=str(orders.customer_id[i]),
                 placed_at=from_micros(t_us[i]),
                 currency=cur,
-                lines=made,
+                lines=cast(Any, made),  # converter=tuple types as Iterable[_T_co]
                 status=str(orders.status[i]),
                 channel=str(orders.channel[i]),
                 shipping=Money(amount_minor=shipping, currency=cur) if shipping else None,
@@ -359,4 +371,3 @@ def events_from_columns(events: EventColumns) -> list[Event]:
             strict=True,
         )
     ]
-

@@ -54,7 +54,5 @@ class Capabilities:
         fields = attrs.fields_dict(Capabilities)
         for name in names:
             if name not in fields:
-                raise AttributeError(
-                    f"capability: unknown name {name!r}. Known: {sorted(fields)}."
-                )
+                raise AttributeError(f"capability: unknown name {name!r}. Known: {sorted(fields)}.")
         return all(getattr(self, name) for name in names)

@@ -135,7 +135,7 @@ class TimedCollection(Protocol[V]):
         after: str | None = None,
         limit: int = 1000,
     ) -> Page[V]:
-        """Up to ``limit`` values with time in ``[start, end)``, by ``(time, key)``, after ``after``."""
+        """Up to ``limit`` values in ``[start, end)`` by ``(time, key)``, after ``after``."""
         ...
 
 
@@ -212,7 +212,7 @@ class ContactCollection(CustomerTimeline[Contact], Protocol):
 
 
 class DocumentCollection(Protocol[V]):
-    """Protocol: a module's own collection declared by a [`CollectionSpec`][crmkit.storage.CollectionSpec].
+    """Protocol: a collection that a module declares with a ``CollectionSpec``.
 
     Scans run by ``(time, key)`` when the spec has a ``time``, else by key (then ``start`` and
     ``end`` must be ``None``); ``for_customer`` needs a spec with ``customer``.

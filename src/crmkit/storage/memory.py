@@ -421,10 +421,12 @@ class MemoryStore:
                 keys += _linked_records(profile.identifiers)
             deleted["customers"] = self.customers.delete([customer_id])
             deleted["source_records"] = self.source_records.delete(keys)
-            for table in (self.events, self.consents):
-                deleted[table._name] = table.delete(
-                    [table._key(x) for x in table.for_customer(customer_id)]
-                )
+            deleted["events"] = self.events.delete(
+                [e.event_id for e in self.events.for_customer(customer_id)]
+            )
+            deleted["consents"] = self.consents.delete(
+                [consent_key(c) for c in self.consents.for_customer(customer_id)]
+            )
             for name, docs in sorted(self._documents.items()):
                 if docs.spec.customer is not None:
                     deleted[name] = docs.delete(

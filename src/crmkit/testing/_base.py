@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
-import pytest
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, Phase, settings
 
 from crmkit.storage import Capabilities, Page, Store
 
-__all__ = ["KIT_SETTINGS", "KitBase", "columns_equal", "requires", "scan_all", "utc"]
+__all__ = ["KIT_SETTINGS", "KitBase", "columns_equal", "requires", "scan_all", "seq", "utc"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,9 +52,18 @@ def requires(*capabilities: str) -> Callable[[F], F]:
     return mark
 
 
-def utc(*args: int) -> dt.datetime:
-    """``datetime(*args, tzinfo=UTC)``, for short test data."""
-    return dt.datetime(*args, tzinfo=dt.UTC)  # type: ignore[misc]
+def seq(*items: Any) -> Any:
+    """A tuple of ``items`` typed ``Any``: model fields converted with ``converter=tuple``
+    (``Order.lines``, ``Customer.identifiers``...) are seen by type checkers as an unbound
+    ``Iterable[_T_co]``, which a plain list or tuple does not satisfy."""
+    return tuple(items)
+
+
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> dt.datetime:
+    """``datetime(..., tzinfo=UTC)``, for short test data."""
+    return dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.UTC)
 
 
 def columns_equal(a: Any, b: Any) -> bool:
@@ -93,13 +102,12 @@ class KitBase:
     expected_failures: ClassVar[Mapping[str, str]] = {}
 
     @pytest.fixture
-    def store(self) -> Iterator[Store]:
+    def store(self) -> Store:
         """Override: yield a fresh, empty store of your adapter (and close it afterwards)."""
         pytest.fail(
             "store: the conformance kit needs a store. Override the 'store' fixture in your "
             "subclass to yield a fresh, empty store of your adapter."
         )
-        yield  # pragma: no cover
 
     @pytest.fixture(autouse=True)
     def _crmkit_gates(self, request: pytest.FixtureRequest, store: Store) -> None:

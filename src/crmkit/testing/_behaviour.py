@@ -34,7 +34,7 @@ from crmkit.storage import (
     orders_from_columns,
 )
 from crmkit.storage._page import micros
-from crmkit.testing._base import KitBase, requires, scan_all, utc
+from crmkit.testing._base import KitBase, requires, scan_all, seq, utc
 
 __all__ = ["BatchChecks", "ErasureChecks", "IngestChecks", "ScanChecks", "TransactionChecks"]
 
@@ -55,9 +55,14 @@ def order(order_id: str, customer_id: str = "c-1", day: int = 1, **kw: Any) -> O
         customer_id=customer_id,
         placed_at=utc(2024, 1, day),
         currency="EUR",
-        lines=[OrderLine(product_id="tea", quantity=2, unit_price=Money.of("4.50", "EUR"))],
+        lines=seq(OrderLine(product_id="tea", quantity=2, unit_price=Money.of("4.50", "EUR"))),
         **kw,
     )
+
+
+def eur(amount: str) -> Money:
+    """Money in euros from a decimal string."""
+    return Money.of(amount, "EUR")
 
 
 def event(event_id: str, customer_id: str | None = "c-1", at: dt.datetime | None = None) -> Event:
@@ -141,8 +146,13 @@ class BatchChecks(KitBase):
         assert len(store.events.columns()) == 20_000
         line = OrderLine(product_id="p", quantity=1, unit_price=Money.of("1", "EUR"))
         orders = [
-            Order(order_id=f"o{i:05d}", customer_id=f"c{i % 97}", placed_at=t0, currency="EUR",
-                  lines=[line, line, line])
+            Order(
+                order_id=f"o{i:05d}",
+                customer_id=f"c{i % 97}",
+                placed_at=t0,
+                currency="EUR",
+                lines=seq(line, line, line),
+            )
             for i in range(5_000)
         ]
         store.orders.upsert(orders)
@@ -182,7 +192,7 @@ class TransactionChecks(KitBase):
     def test_failed_transaction_leaves_nothing(self, store: Store) -> None:
         """An exception inside a block undoes its inserts, replacements and deletes."""
         store.orders.upsert([order("o1", day=1), order("o2")])
-        with pytest.raises(RuntimeError), store.transaction():
+        with pytest.raises(RuntimeError), store.transaction():  # noqa: PT012 - the block is the unit
             store.orders.upsert([order("o1", day=9), order("o3")])
             store.orders.delete(["o2"])
             store.events.upsert([event("e1")])
@@ -193,7 +203,7 @@ class TransactionChecks(KitBase):
 
     def test_failure_propagating_through_nested_blocks_undoes_all(self, store: Store) -> None:
         """An exception that leaves the inner and the outer block undoes both."""
-        with pytest.raises(RuntimeError), store.transaction():
+        with pytest.raises(RuntimeError), store.transaction():  # noqa: PT012 - the block is the unit
             store.orders.upsert([order("o1")])
             with store.transaction():
                 store.orders.upsert([order("o2")])
@@ -205,7 +215,7 @@ class TransactionChecks(KitBase):
         """An inner block that fails and is caught rolls back alone; the outer block commits."""
         with store.transaction():
             store.orders.upsert([order("o1")])
-            with pytest.raises(RuntimeError), store.transaction():
+            with pytest.raises(RuntimeError), store.transaction():  # noqa: PT012 - the block is the unit
                 store.orders.upsert([order("o2")])
                 raise RuntimeError("inner")
             store.orders.upsert([order("o3")])
@@ -215,7 +225,7 @@ class TransactionChecks(KitBase):
         """``erase`` inside a failing block leaves the customer's data in place."""
         store.customers.upsert([Customer(customer_id="c-1", created_at=utc(2024, 1, 1))])
         store.orders.upsert([order("o1")])
-        with pytest.raises(RuntimeError), store.transaction():
+        with pytest.raises(RuntimeError), store.transaction():  # noqa: PT012 - the block is the unit
             store.erase("c-1")
             raise RuntimeError("boom")
         assert store.customers.find("c-1") is not None
@@ -278,17 +288,31 @@ class ScanChecks(KitBase):
         """Products scan in key order, by pages."""
         store.products.upsert([Product(product_id=f"p{i:02d}", name="x") for i in (5, 1, 9, 3)])
         assert [p.product_id for p in scan_all(store.products.scan, limit=3)] == [
-            "p01", "p03", "p05", "p09"
+            "p01",
+            "p03",
+            "p05",
+            "p09",
         ]
 
     def test_for_customer_is_in_time_order(self, store: Store) -> None:
         """A customer's orders, events, returns, consents and contacts come in (time, key) order."""
-        store.orders.upsert([order("b", day=2), order("a", day=2), order("c", day=1),
-                             order("x", customer_id="other")])
+        store.orders.upsert(
+            [
+                order("b", day=2),
+                order("a", day=2),
+                order("c", day=1),
+                order("x", customer_id="other"),
+            ]
+        )
         assert [o.order_id for o in store.orders.for_customer("c-1")] == ["c", "a", "b"]
         assert store.orders.for_customer("nobody") == []
-        ret = Return(return_id="r", order_id="a", customer_id="c-1", at=utc(2024, 2, 1),
-                     refund=Money.of("1", "EUR"))
+        ret = Return(
+            return_id="r",
+            order_id="a",
+            customer_id="c-1",
+            at=utc(2024, 2, 1),
+            refund=Money.of("1", "EUR"),
+        )
         store.returns.upsert([ret])
         assert store.returns.for_customer("c-1") == [ret]
         assert store.returns.for_order("a") == [ret]
@@ -309,8 +333,13 @@ class ScanChecks(KitBase):
         """A module's CollectionSpec collection keeps, scans and reads values per customer."""
         docs = store.collection(CONTACT_LOG)  # type: ignore[attr-defined]
         ks = [
-            Contact(contact_id=f"k{i}", campaign_id="spring", customer_id=f"c{i % 2}",
-                    channel="email", at=utc(2024, 1, 1 + (i * 7) % 5))
+            Contact(
+                contact_id=f"k{i}",
+                campaign_id="spring",
+                customer_id=f"c{i % 2}",
+                channel="email",
+                at=utc(2024, 1, 1 + (i * 7) % 5),
+            )
             for i in range(6)
         ]
         docs.upsert(ks)
@@ -332,26 +361,62 @@ class ErasureChecks(KitBase):
     def _shop(self, store: Store) -> None:
         t = utc(2024, 3, 1)
         for cid in ("c-1", "c-2"):
-            store.customers.upsert([Customer(
-                customer_id=cid, created_at=t, email=f"{cid}@x.org",
-                identifiers=[Identifier(kind="source_record", value=f"web:{cid}")])])
-            store.source_records.upsert([
-                SourceRecord(source="web", source_key=cid, observed_at=t, email=f"{cid}@x.org"),
-                SourceRecord(source="shop", source_key=cid, observed_at=t, phone="555"),
-            ])
+            store.customers.upsert(
+                [
+                    Customer(
+                        customer_id=cid,
+                        created_at=t,
+                        email=f"{cid}@x.org",
+                        identifiers=seq(Identifier(kind="source_record", value=f"web:{cid}")),
+                    )
+                ]
+            )
+            store.source_records.upsert(
+                [
+                    SourceRecord(source="web", source_key=cid, observed_at=t, email=f"{cid}@x.org"),
+                    SourceRecord(source="shop", source_key=cid, observed_at=t, phone="555"),
+                ]
+            )
             store.orders.upsert([order(f"o-{cid}", cid, attributes={"gift_note": "for Ann"})])
-            store.returns.upsert([Return(return_id=f"r-{cid}", order_id=f"o-{cid}",
-                                         customer_id=cid, at=t, refund=Money.of("1", "EUR"),
-                                         reason="my address: 1 High St")])
+            store.returns.upsert(
+                [
+                    Return(
+                        return_id=f"r-{cid}",
+                        order_id=f"o-{cid}",
+                        customer_id=cid,
+                        at=t,
+                        refund=Money.of("1", "EUR"),
+                        reason="my address: 1 High St",
+                    )
+                ]
+            )
             store.events.upsert([event(f"e-{cid}", cid)])
-            store.consents.upsert([Consent(customer_id=cid, channel="email", purpose="news",
-                                           status="granted", at=t)])
-            store.contacts.upsert([Contact(contact_id=f"k-{cid}", campaign_id="x",
-                                           customer_id=cid, channel="email", at=t)])
+            store.consents.upsert(
+                [Consent(customer_id=cid, channel="email", purpose="news", status="granted", at=t)]
+            )
+            store.contacts.upsert(
+                [
+                    Contact(
+                        contact_id=f"k-{cid}",
+                        campaign_id="x",
+                        customer_id=cid,
+                        channel="email",
+                        at=t,
+                    )
+                ]
+            )
             if store.capabilities.documents:
                 store.collection(CONTACT_LOG).upsert(  # type: ignore[attr-defined]
-                    [Contact(contact_id=f"d-{cid}", campaign_id="x", customer_id=cid,
-                             channel="sms", at=t)])
+                    [
+                        Contact(
+                            contact_id=f"d-{cid}",
+                            campaign_id="x",
+                            customer_id=cid,
+                            channel="sms",
+                            at=t,
+                        )
+                    ]
+                )
 
     def test_erase_removes_personal_data(self, store: Store) -> None:
         """Profile, linked records, events, consents and module documents of the customer go."""
@@ -415,14 +480,26 @@ class IngestChecks(KitBase):
     """The columnar bulk path writes what the value path writes, validated the same way."""
 
     def _batch(self) -> tuple[OrderColumns, OrderLineColumns, list[Order]]:
-        eur = lambda s: Money.of(s, "EUR")  # noqa: E731
         orders = [
-            Order(order_id=f"o{i}", customer_id=f"c{i % 3}", placed_at=utc(2024, 1, 1 + i),
-                  currency="EUR", shipping=eur("4.90") if i % 2 else None,
-                  lines=[OrderLine(product_id=f"p{j}", quantity=j + 1, unit_price=eur("2.50"),
-                                   discount=eur("0.50") if j else None,
-                                   category="tea" if j % 2 else None)
-                         for j in range(1 + i % 3)])
+            Order(
+                order_id=f"o{i}",
+                customer_id=f"c{i % 3}",
+                placed_at=utc(2024, 1, 1 + i),
+                currency="EUR",
+                shipping=eur("4.90") if i % 2 else None,
+                lines=seq(
+                    *(
+                        OrderLine(
+                            product_id=f"p{j}",
+                            quantity=j + 1,
+                            unit_price=eur("2.50"),
+                            discount=eur("0.50") if j else None,
+                            category="tea" if j % 2 else None,
+                        )
+                        for j in range(1 + i % 3)
+                    )
+                ),
+            )
             for i in range(7)
         ]
         return OrderColumns.from_orders(orders), OrderLineColumns.from_orders(orders), orders
@@ -459,8 +536,9 @@ class IngestChecks(KitBase):
     @requires("columnar_ingest")
     def test_event_columns_ingest_like_values(self, store: Store) -> None:
         """``events.upsert_columns`` stores events equal to those the columns came from."""
-        events = [event(f"e{i}", None if i % 3 == 0 else f"c{i}", utc(2024, 1, 1, i))
-                  for i in range(9)]
+        events = [
+            event(f"e{i}", None if i % 3 == 0 else f"c{i}", utc(2024, 1, 1, i)) for i in range(9)
+        ]
         ec = EventColumns.from_events(events)
         assert store.events.upsert_columns(ec) == 9  # type: ignore[attr-defined]
         assert [store.events.get(e.event_id) for e in events] == events

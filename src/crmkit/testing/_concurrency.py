@@ -7,9 +7,8 @@ import threading
 
 import attrs
 
-import crmkit
 from crmkit.model import Product
-from crmkit.storage import Store
+from crmkit.storage import Store, connect
 from crmkit.testing._base import KitBase, requires
 
 __all__ = ["ConcurrencyChecks", "increment"]
@@ -28,7 +27,7 @@ def increment(store: Store, times: int, product_id: str = "counter") -> None:
 
 
 def _writer_process(url: str, tag: str, times: int) -> None:
-    store = crmkit.connect(url)
+    store = connect(url)
     try:
         increment(store, times)
         store.products.upsert([Product(product_id=f"{tag}-{i}", name=tag) for i in range(times)])
@@ -43,9 +42,7 @@ class ConcurrencyChecks(KitBase):
     def test_threads_write_without_lost_writes(self, store: Store) -> None:
         """Four threads incrementing one counter in transactions end at 4 × the increments."""
         store.products.upsert([Product(product_id="counter", name="n", attributes={"n": 0})])
-        threads = [
-            threading.Thread(target=increment, args=(store, _INCREMENTS)) for _ in range(4)
-        ]
+        threads = [threading.Thread(target=increment, args=(store, _INCREMENTS)) for _ in range(4)]
         for t in threads:
             t.start()
         for t in threads:
@@ -75,5 +72,5 @@ class ConcurrencyChecks(KitBase):
         product = Product(product_id="p", name="Tea", attributes={"x": 1.5})
         store.products.upsert([product])
         store.close()
-        with crmkit.connect(store.url) as again:
+        with connect(store.url) as again:
             assert again.products.get("p") == product

@@ -33,7 +33,7 @@ from crmkit.model import (
 )
 from crmkit.storage import Store, consent_key
 from crmkit.testing import strategies as cst
-from crmkit.testing._base import KIT_SETTINGS, KitBase, columns_equal, scan_all, utc
+from crmkit.testing._base import KIT_SETTINGS, KitBase, columns_equal, scan_all, seq, utc
 
 __all__ = ["ColumnChecks", "RoundTripChecks"]
 
@@ -101,8 +101,12 @@ class RoundTripChecks(KitBase):
     def test_times_are_lossless(self, store: Store) -> None:
         """Microseconds, odd offsets and the ends of the calendar come back as the same instant."""
         times = [
-            dt.datetime(2024, 5, 5, 1, 2, 3, 999_999, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=45))),
-            dt.datetime(1969, 12, 31, 23, 59, 59, 1, tzinfo=dt.timezone(-dt.timedelta(hours=9, minutes=30))),
+            dt.datetime(
+                2024, 5, 5, 1, 2, 3, 999_999, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=45))
+            ),
+            dt.datetime(
+                1969, 12, 31, 23, 59, 59, 1, tzinfo=dt.timezone(-dt.timedelta(hours=9, minutes=30))
+            ),
             dt.datetime(1, 1, 1, tzinfo=dt.UTC),
             dt.datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=dt.UTC),
         ]
@@ -118,16 +122,14 @@ class RoundTripChecks(KitBase):
         assert [e.event_id for e in scan_all(store.events.scan)] == ["t2", "t1", "t0", "t3"]
 
     def test_money_is_exact(self, store: Store) -> None:
-        """Amounts up to ±9e18 minor units in 0-, 2-, 3- and 4-digit currencies come back exactly."""
+        """Amounts up to ±9e18 minor units in 0-, 2-, 3- and 4-digit currencies come back exact."""
         prices = [
             Money(amount_minor=9_000_000_000_000_000_000, currency="EUR"),
             Money(amount_minor=-9_000_000_000_000_000_000, currency="JPY"),
             Money(amount_minor=1, currency="KWD"),
             Money(amount_minor=12345, currency="CLF"),
         ]
-        products = [
-            Product(product_id=f"p{i}", name="x", price=p) for i, p in enumerate(prices)
-        ]
+        products = [Product(product_id=f"p{i}", name="x", price=p) for i, p in enumerate(prices)]
         store.products.upsert(products)
         assert [store.products.get(p.product_id).price for p in products] == prices
 
@@ -138,7 +140,7 @@ class RoundTripChecks(KitBase):
                 customer_id=s,
                 created_at=utc(2024, 1, 1, 0, 0, i),
                 first_name=s,
-                tags=frozenset({s}),
+                tags=seq(s),
                 attributes={s: s},
                 address=Address(line1=s, city=s),
             )
@@ -147,14 +149,14 @@ class RoundTripChecks(KitBase):
                 customer_id=s,
                 placed_at=utc(2024, 1, 2, 0, 0, i),
                 currency="EUR",
-                lines=[
+                lines=seq(
                     OrderLine(
                         product_id=s,
                         quantity=1,
                         unit_price=Money(amount_minor=100, currency="EUR"),
                         category=s,
                     )
-                ],
+                ),
                 attributes={"note": s},
             )
             event = Event(
@@ -244,7 +246,9 @@ class ColumnChecks(KitBase):
         for collection, build in pairs:
             for lo in (None, start):
                 values = scan_all(collection.scan, start=lo, limit=2)
-                assert columns_equal(collection.columns(lo), build(values)), type(collection).__name__
+                assert columns_equal(collection.columns(lo), build(values)), type(
+                    collection
+                ).__name__
 
     def test_empty_store_scans_to_empty_columns(self, store: Store) -> None:
         """Every columnar scan of an empty store returns a table with no rows."""

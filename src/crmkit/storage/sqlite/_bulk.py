@@ -44,13 +44,14 @@ def _str_arrays(values: list[str], counts: list[int], *, empty_is_null: bool) ->
         tokens = [f'"{s}"' if s else "null" for s in values]
     else:
         tokens = [
-            "null" if empty_is_null and not s else json.dumps(s, ensure_ascii=False)
-            for s in values
+            "null" if empty_is_null and not s else json.dumps(s, ensure_ascii=False) for s in values
         ]
     return _arrays(tokens, counts, quoted=False)
 
 
-def _int_arrays(values: npt.NDArray[np.int64], counts: list[int], *, zero_is_null: bool) -> list[str]:
+def _int_arrays(
+    values: npt.NDArray[np.int64], counts: list[int], *, zero_is_null: bool
+) -> list[str]:
     tokens = list(map(str, values.tolist()))
     if zero_is_null:
         tokens = ["null" if t == "0" else t for t in tokens]
@@ -128,7 +129,11 @@ _UNIT = "\x1f"
 
 
 def concat_scan(
-    con: Any, table: str, columns: Sequence[tuple[str, bool]], where: str, order: str,
+    con: Any,
+    table: str,
+    columns: Sequence[tuple[str, bool]],
+    where: str,
+    order: str,
     params: Sequence[Any],
 ) -> Concatenated:
     """Scan ``table`` into one text per column with ``group_concat`` (a single row to fetch).

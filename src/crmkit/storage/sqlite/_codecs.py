@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -64,6 +64,12 @@ _enc_record, _dec_record = _body(SourceRecord)
 _enc_product, _dec_product = _body(Product)
 
 
+def _seq(items: Iterable[Any]) -> Any:
+    # The model converts sequences with ``converter=tuple``, which type checkers see as an
+    # unbound Iterable[_T_co]; an Any-typed tuple passes.
+    return tuple(items)
+
+
 def _minor(m: Money | None) -> int | None:
     return None if m is None else m.amount_minor
 
@@ -107,7 +113,7 @@ def _decode_order(row: Sequence[Any]) -> Order:
         status=row[7],
         channel=row[8],
         attributes=json.loads(row[9]),
-        lines=[
+        lines=_seq(
             OrderLine(
                 product_id=p,
                 quantity=q,
@@ -116,7 +122,7 @@ def _decode_order(row: Sequence[Any]) -> Order:
                 category=c,
             )
             for p, q, u, d, c in parts
-        ],
+        ),
     )
 
 
@@ -141,7 +147,7 @@ def _decode_return(row: Sequence[Any]) -> Return:
         at=from_micros(row[3]),
         refund=Money(amount_minor=row[4], currency=row[5]),
         reason=row[6],
-        lines=[ReturnLine(product_id=p, quantity=q) for p, q in json.loads(row[7])],
+        lines=_seq(ReturnLine(product_id=p, quantity=q) for p, q in json.loads(row[7])),
     )
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import numpy as np
 
 from crmkit.columns import (
+    Columns,
     ConsentColumns,
     ContactColumns,
     EventColumns,
@@ -49,6 +50,7 @@ __all__ = [
 ]
 
 V = TypeVar("V")
+C = TypeVar("C", bound=Columns)
 _CHUNK = 500
 
 
@@ -220,14 +222,16 @@ class SQLiteOrders(SQLiteCollection[Order]):
 
     def columns(self, start: Any = None, end: Any = None) -> OrderColumns:
         got = self._concat(self._ORDER_COLUMNS, start, end)
-        texts = [got.strs(i) for i in (0, 1, 3, 7, 8)]
-        if any(t is None for t in texts):  # a value holds U+001F: read row by row
+        split = [got.strs(i) for i in (0, 1, 3, 7, 8)]
+        texts: list[Sequence[Any]]
+        if any(t is None for t in split):  # a value holds U+001F: read row by row
             rows = self._range_rows(", ".join(e for e, _ in self._ORDER_COLUMNS), start, end)
             cols = _transpose(rows, 9)
             ints = [_int(cols[i]) for i in (2, 4, 5, 6)]
-            texts = [list(cols[i]) for i in (0, 1, 3, 7, 8)]
+            texts = [cols[i] for i in (0, 1, 3, 7, 8)]
         else:
             ints = [got.ints(i) for i in (2, 4, 5, 6)]
+            texts = [t for t in split if t is not None]
         table = OrderColumns(
             order_id=_str(texts[0]),
             customer_id=_str(texts[1]),
@@ -324,13 +328,14 @@ class SQLiteEvents(SQLiteCollection[Event]):
 
     def columns(self, start: Any = None, end: Any = None) -> EventColumns:
         got = self._concat(self._EVENT_COLUMNS, start, end)
-        texts = [got.strs(i) for i in range(4)]
-        if any(t is None for t in texts):  # a value holds U+001F: read row by row
+        split = [got.strs(i) for i in range(4)]
+        texts: list[Sequence[Any]]
+        if any(t is None for t in split):  # a value holds U+001F: read row by row
             rows = self._range_rows(", ".join(e for e, _ in self._EVENT_COLUMNS), start, end)
             cols = _transpose(rows, 5)
-            texts, at = [list(c) for c in cols[:4]], _int(cols[4])
+            texts, at = list(cols[:4]), _int(cols[4])
         else:
-            at = got.ints(4)
+            texts, at = [t for t in split if t is not None], got.ints(4)
         table = EventColumns(
             event_id=_str(texts[0]),
             customer_id=_str(texts[1]),
@@ -352,13 +357,11 @@ class SQLiteConsents(SQLiteCollection[Consent]):
     """Consent events."""
 
     def columns(self, start: Any = None, end: Any = None) -> ConsentColumns:
-        rows = self._range_rows(
-            "customer_id, channel, purpose, status, at, expires_at", start, end
-        )
+        rows = self._range_rows("customer_id, channel, purpose, status, at, expires_at", start, end)
         cols = _transpose(rows, 6)
-        expires = np.array(
-            [-(2**63) if x is None else x for x in cols[5]], dtype=np.int64
-        ).view("datetime64[us]")
+        expires = np.array([-(2**63) if x is None else x for x in cols[5]], dtype=np.int64).view(
+            "datetime64[us]"
+        )
         return ConsentColumns(
             customer_id=_str(cols[0]),
             channel=_str(cols[1]),
@@ -427,19 +430,8 @@ class SQLiteDocuments(SQLiteCollection[V]):
         """The spec the collection was opened with."""
         return self._spec
 
-    def scan(
-        self,
-        *,
-        start: Any = None,
-        end: Any = None,
-        after: str | None = None,
-        limit: int = 1000,
-    ) -> Page[V]:
-        page = super().scan(start=start, end=end, after=after, limit=limit)
-        return page
 
-
-def _in_order(table: Any, time: str, key: str) -> Any:
+def _in_order(table: C, time: str, key: str) -> C:
     # The aggregate normally sees rows in ORDER BY order; verify, and sort if it did not.
     t, k = getattr(table, time), getattr(table, key)
     if t.size < 2:

@@ -195,7 +195,7 @@ class SQLiteStore:
         where: str,
         order: str,
         params: Sequence[Any],
-    ) -> Any:
+    ) -> _bulk.Concatenated:
         with self._lock, self._errors():
             return _bulk.concat_scan(self._con_open(), table, columns, where, order, params)
 
@@ -206,9 +206,7 @@ class SQLiteStore:
             con.executemany(sql, rows)
             return con.total_changes - before
 
-    def _bulk_insert(
-        self, table: str, sql: str, rows: Iterable[Sequence[Any]], n: int
-    ) -> None:
+    def _bulk_insert(self, table: str, sql: str, rows: Iterable[Sequence[Any]], n: int) -> None:
         # Inside a transaction. Indexes of an empty table are cheaper to build after the load.
         with self._lock, self._errors():
             con = self._con_open()
@@ -308,12 +306,13 @@ class SQLiteStore:
                 deleted[table] = con.execute(
                     f"DELETE FROM {table} WHERE customer_id = ?", (customer_id,)
                 ).rowcount
-            for name, n in con.execute(
-                "SELECT collection, count(*) FROM documents WHERE customer_id = ? "
-                "GROUP BY collection ORDER BY collection",
-                (customer_id,),
-            ).fetchall():
-                deleted[name] = n
+            deleted.update(
+                con.execute(
+                    "SELECT collection, count(*) FROM documents WHERE customer_id = ? "
+                    "GROUP BY collection ORDER BY collection",
+                    (customer_id,),
+                ).fetchall()
+            )
             con.execute("DELETE FROM documents WHERE customer_id = ?", (customer_id,))
             renamed["orders"] = con.execute(
                 "UPDATE orders SET customer_id = ?, attributes = '{}' WHERE customer_id = ?",
@@ -399,5 +398,3 @@ def _mapped(path: str, exc: sqlite3.Error) -> StorageError:
     if "malformed" in low or "not a database" in low or "corrupt" in low:
         return IntegrityError(f"{path}: damaged database ({text}). Restore it from a backup.")
     return StorageError(f"{path}: SQLite failed ({type(exc).__name__}: {text}).")
-
-

@@ -16,7 +16,8 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-CACHE = Path(os.environ.get("CRMKIT_REFDATA_CACHE", Path(__file__).resolve().parents[1] / ".cache"))
+_DEFAULT_CACHE = Path(__file__).resolve().parents[1] / ".cache"
+CACHE = Path(os.environ.get("CRMKIT_REFDATA_CACHE", _DEFAULT_CACHE))
 
 
 class RefDataUnavailable(RuntimeError):
@@ -29,15 +30,25 @@ def in_ci() -> bool:
 
 
 def distribution(requirement: str) -> Path:
-    """Path of the cached archive for ``requirement`` (e.g. ``"lifetimes==0.11.3"``), fetched once."""
+    """Path of the cached archive for ``requirement`` (``"lifetimes==0.11.3"``), fetched once."""
     name, _, ver = requirement.partition("==")
     target = CACHE / "refdata" / requirement.replace("==", "-")
     target.mkdir(parents=True, exist_ok=True)
     found = _find(target, name, ver)
     if found is not None:
         return found
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-d", str(target), requirement,
-           "--quiet", "--disable-pip-version-check"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "-d",
+        str(target),
+        requirement,
+        "--quiet",
+        "--disable-pip-version-check",
+    ]
     if requirement in SDIST_ONLY:
         cmd += ["--no-binary", ":all:"]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300)

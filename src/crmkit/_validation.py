@@ -232,3 +232,16 @@ def frozen(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """Mark an array read-only (results are values) and return it."""
     arr.flags.writeable = False
     return arr
+
+
+def as_binary_array(name: str, values: Any) -> npt.NDArray[np.int64]:
+    """A one-dimensional int64 array of 0/1 flags (bools, ints or whole floats equal to 0 or 1)."""
+    out = as_int_array(name, values)
+    require(
+        name,
+        (out != 0) & (out != 1),
+        out,
+        "values other than 0 and 1",
+        "Pass a binary flag: 1 for yes (treated, converted), 0 for no.",
+    )
+    return out

@@ -14,7 +14,7 @@ Example:
     dtype('<M8[us]')
 """
 
-from crmkit.columns._base import Columns
+from crmkit.columns._base import Columns, col
 from crmkit.columns._tables import (
     ConsentColumns,
     ContactColumns,
@@ -34,4 +34,5 @@ __all__ = [
     "OrderLineColumns",
     "ReturnColumns",
     "SourceRecordColumns",
+    "col",
 ]

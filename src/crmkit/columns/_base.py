@@ -24,6 +24,18 @@ def col(kind: str, *, default: Any = _MISSING) -> Any:
     ``kind`` is one of ``id`` (non-empty str), ``str`` (str, may be empty), ``currency`` (ISO 4217
     code), ``time`` (datetime64[us] UTC, no NaT), ``opt_time`` (NaT for missing), ``int`` (int64).
     ``default`` is a scalar used by ``from_arrays`` when the column is not given.
+
+    Example:
+        >>> import attrs, numpy as np
+        >>> @attrs.frozen(kw_only=True, eq=False)
+        ... class Scores(Columns):
+        ...     time_column = "at"
+        ...     customer_id: np.ndarray = col("id")
+        ...     at: np.ndarray = col("time")
+        ...     points: np.ndarray = col("int", default=0)
+        >>> Scores.from_arrays(customer_id=["a"], at=np.array(["2024-01-01"], "datetime64[us]")
+        ...                    ).points.tolist()
+        [0]
     """
     return attrs.field(metadata={"kind": kind, "default": default}, eq=False)
 
@@ -80,6 +92,18 @@ class Columns:
     Subclasses are ``@attrs.frozen`` classes whose fields are declared with ``col``. The constructor
     validates every column once (types, ids, time zones, currency codes, equal lengths) and marks
     the arrays read-only.
+
+    Example:
+        >>> import attrs, numpy as np
+        >>> @attrs.frozen(kw_only=True, eq=False)
+        ... class Visits(Columns):
+        ...     time_column = "at"
+        ...     customer_id: np.ndarray = col("id")
+        ...     at: np.ndarray = col("time")
+        >>> t = Visits.from_arrays(customer_id=["a", "b"],
+        ...                        at=np.array(["2024-01-01", "2024-02-01"], "datetime64[us]"))
+        >>> t.between(start=np.datetime64("2024-01-15")).customer_id.tolist()
+        ['b']
     """
 
     #: The column used by ``between`` (time-range filters).

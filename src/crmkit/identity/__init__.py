@@ -1,0 +1,70 @@
+"""Identity resolution: normalization, stitching policies, an incremental identity graph with stable
+entity ids, human decisions, an audit log, golden records and explanations.
+
+Example:
+    >>> import crmkit.identity as ci
+    >>> res = ci.resolve({
+    ...     "record_id": ["web:1", "checkout:7", "loyalty:3", "market:9"],
+    ...     "email": ["Ann.Lee@gmail.com", "annlee+shoes@gmail.com", "",
+    ...               "x1@marketplace.amazon.de"],
+    ...     "phone": ["", "0171 2345678", "+49 171 2345678", "0171 2345678"],
+    ... })
+    >>> res.entity_id.tolist()
+    ['checkout:7', 'checkout:7', 'checkout:7', 'checkout:7']
+"""
+
+from crmkit.identity._audit import (
+    AuditAction,
+    AuditLog,
+    Decision,
+    DecisionConflictError,
+    DecisionKind,
+    UnknownRecordError,
+)
+from crmkit.identity._explain import Explanation, LinkStep, explain
+from crmkit.identity._golden import GoldenRecords, Survivorship, golden_records
+from crmkit.identity._graph import IdentityGraph
+from crmkit.identity._links import LinkTable
+from crmkit.identity._nicknames import nicknames
+from crmkit.identity._normalize import (
+    EmailPolicy,
+    Normalized,
+    normalize_address,
+    normalize_birth_date,
+    normalize_email,
+    normalize_name,
+    normalize_phone,
+    normalize_postcode,
+)
+from crmkit.identity._policy import IdentifierPolicy, StitchingPolicy
+from crmkit.identity._resolve import Resolution, resolve
+
+__all__ = [
+    "AuditAction",
+    "AuditLog",
+    "Decision",
+    "DecisionConflictError",
+    "DecisionKind",
+    "EmailPolicy",
+    "Explanation",
+    "GoldenRecords",
+    "IdentifierPolicy",
+    "IdentityGraph",
+    "LinkStep",
+    "LinkTable",
+    "Normalized",
+    "Resolution",
+    "StitchingPolicy",
+    "Survivorship",
+    "UnknownRecordError",
+    "explain",
+    "golden_records",
+    "nicknames",
+    "normalize_address",
+    "normalize_birth_date",
+    "normalize_email",
+    "normalize_name",
+    "normalize_phone",
+    "normalize_postcode",
+    "resolve",
+]

@@ -19,7 +19,7 @@ def test_builtin_schemes_open_their_adapters(tmp_path: Path) -> None:
     """memory:// opens the memory store and sqlite:///path the SQLite store at that path."""
     with connect("memory://") as store:
         assert isinstance(store, MemoryStore)
-    with crmkit.connect(f"sqlite:///{tmp_path / 'a.db'}") as store:  # type: ignore[operator]
+    with crmkit.connect(f"sqlite:///{tmp_path / 'a.db'}") as store:
         assert isinstance(store, SQLiteStore)
     assert (tmp_path / "a.db").exists()
 

@@ -26,7 +26,14 @@ _BUILTIN = {
 
 
 class StoreFactory(Protocol):
-    """Protocol: what a ``crmkit.stores`` entry point loads: a callable from URL to a store."""
+    """Protocol: what a ``crmkit.stores`` entry point loads: a callable from URL to a store.
+
+    Example:
+        >>> from crmkit.storage.memory import MemoryStore
+        >>> factory: StoreFactory = lambda url, **options: MemoryStore(url)
+        >>> factory("memory://").url
+        'memory://'
+    """
 
     def __call__(self, url: str, **options: Any) -> Store:
         """Open the store at ``url`` with adapter-specific keyword ``options``."""

@@ -65,6 +65,12 @@ class KeyedCollection(Protocol[V]):
 
     ``upsert`` writes a batch atomically (all or nothing) and idempotently: writing a value again
     replaces the stored one with the same key; within one batch the last value for a key wins.
+
+    Example:
+        >>> from crmkit.storage.memory import MemoryStore
+        >>> products = MemoryStore().products
+        >>> products.scan(limit=10).items
+        ()
     """
 
     def upsert(self, values: Iterable[V]) -> int:
@@ -101,6 +107,12 @@ class TimedCollection(Protocol[V]):
 
     ``start``/``end`` select the half-open interval ``[start, end)``; timestamps are stored to the
     microsecond and come back as UTC datetimes equal to the ones written.
+
+    Example:
+        >>> from crmkit.storage.memory import MemoryStore
+        >>> import datetime as dt
+        >>> MemoryStore().customers.scan(start=dt.datetime(2024, 1, 1, tzinfo=dt.UTC)).has_more
+        False
     """
 
     def upsert(self, values: Iterable[V]) -> int:
@@ -140,7 +152,13 @@ class TimedCollection(Protocol[V]):
 
 
 class CustomerTimeline(TimedCollection[V], Protocol[V]):
-    """Protocol: a timed collection whose values belong to customers."""
+    """Protocol: a timed collection whose values belong to customers.
+
+    Example:
+        >>> from crmkit.storage.memory import MemoryStore
+        >>> MemoryStore().events.for_customer("c-1")
+        []
+    """
 
     def for_customer(self, customer_id: str) -> list[V]:
         """The customer's values in ``(time, key)`` order (empty for an unknown customer)."""
@@ -148,11 +166,23 @@ class CustomerTimeline(TimedCollection[V], Protocol[V]):
 
 
 class CustomerCollection(TimedCollection[Customer], Protocol):
-    """Protocol: customer profiles by ``customer_id``, scanned by ``(created_at, customer_id)``."""
+    """Protocol: customer profiles by ``customer_id``, scanned by ``(created_at, customer_id)``.
+
+    Example:
+        >>> from crmkit.storage.memory import MemoryStore
+        >>> MemoryStore().customers.find("c-1") is None
+        True
+    """
 
 
 class SourceRecordCollection(TimedCollection[SourceRecord], Protocol):
-    """Protocol: source records by ``record.key``, scanned by ``(observed_at, key)``."""
+    """Protocol: source records by ``record.key``, scanned by ``(observed_at, key)``.
+
+    Example:
+        >>> from crmkit.storage.memory import MemoryStore
+        >>> len(MemoryStore().source_records.columns())
+        0
+    """
 
     def columns(self, start: Time | None = None, end: Time | None = None) -> SourceRecordColumns:
         """Records with ``observed_at`` in ``[start, end)`` as columns, in scan order."""
@@ -160,11 +190,27 @@ class SourceRecordCollection(TimedCollection[SourceRecord], Protocol):
 
 
 class ProductCollection(KeyedCollection[Product], Protocol):
-    """Protocol: the catalog, products by ``product_id``."""
+    """Protocol: the catalog, products by ``product_id``.
+
+    Example:
+        >>> from crmkit.storage.memory import MemoryStore
+        >>> from crmkit.model import Product
+        >>> store = MemoryStore()
+        >>> store.products.upsert([Product(product_id="tea", name="Tea")])
+        1
+        >>> store.products.get("tea").name
+        'Tea'
+    """
 
 
 class OrderCollection(CustomerTimeline[Order], Protocol):
-    """Protocol: orders (with their lines) by ``order_id``, scanned by ``(placed_at, order_id)``."""
+    """Protocol: orders (with their lines) by ``order_id``, scanned by ``(placed_at, order_id)``.
+
+    Example:
+        >>> from crmkit.storage.memory import MemoryStore
+        >>> MemoryStore().orders.line_columns().quantity.dtype
+        dtype('int64')
+    """
 
     def columns(self, start: Time | None = None, end: Time | None = None) -> OrderColumns:
         """Orders placed in ``[start, end)`` as columns, in scan order."""
@@ -176,7 +222,13 @@ class OrderCollection(CustomerTimeline[Order], Protocol):
 
 
 class ReturnCollection(CustomerTimeline[Return], Protocol):
-    """Protocol: returns and refunds by ``return_id``, scanned by ``(at, return_id)``."""
+    """Protocol: returns and refunds by ``return_id``, scanned by ``(at, return_id)``.
+
+    Example:
+        >>> from crmkit.storage.memory import MemoryStore
+        >>> MemoryStore().returns.for_order("o-1")
+        []
+    """
 
     def for_order(self, order_id: str) -> list[Return]:
         """Returns against one order, in ``(at, return_id)`` order."""
@@ -188,7 +240,13 @@ class ReturnCollection(CustomerTimeline[Return], Protocol):
 
 
 class EventCollection(CustomerTimeline[Event], Protocol):
-    """Protocol: behavioural events by ``event_id``, scanned by ``(at, event_id)``."""
+    """Protocol: behavioural events by ``event_id``, scanned by ``(at, event_id)``.
+
+    Example:
+        >>> from crmkit.storage.memory import MemoryStore
+        >>> MemoryStore().events.columns().at.dtype
+        dtype('<M8[us]')
+    """
 
     def columns(self, start: Time | None = None, end: Time | None = None) -> EventColumns:
         """Events in ``[start, end)`` as columns, in scan order."""
@@ -196,7 +254,13 @@ class EventCollection(CustomerTimeline[Event], Protocol):
 
 
 class ConsentCollection(CustomerTimeline[Consent], Protocol):
-    """Protocol: consent events by [`consent_key`][crmkit.storage.consent_key], by ``(at, key)``."""
+    """Protocol: consent events by [`consent_key`][crmkit.storage.consent_key], by ``(at, key)``.
+
+    Example:
+        >>> from crmkit.storage.memory import MemoryStore
+        >>> MemoryStore().consents.count()
+        0
+    """
 
     def columns(self, start: Time | None = None, end: Time | None = None) -> ConsentColumns:
         """Consent events in ``[start, end)`` as columns, in scan order."""
@@ -204,7 +268,13 @@ class ConsentCollection(CustomerTimeline[Consent], Protocol):
 
 
 class ContactCollection(CustomerTimeline[Contact], Protocol):
-    """Protocol: campaign contacts by ``contact_id``, scanned by ``(at, contact_id)``."""
+    """Protocol: campaign contacts by ``contact_id``, scanned by ``(at, contact_id)``.
+
+    Example:
+        >>> from crmkit.storage.memory import MemoryStore
+        >>> len(MemoryStore().contacts.columns())
+        0
+    """
 
     def columns(self, start: Time | None = None, end: Time | None = None) -> ContactColumns:
         """Contacts in ``[start, end)`` as columns, in scan order."""
@@ -216,6 +286,14 @@ class DocumentCollection(Protocol[V]):
 
     Scans run by ``(time, key)`` when the spec has a ``time``, else by key (then ``start`` and
     ``end`` must be ``None``); ``for_customer`` needs a spec with ``customer``.
+
+    Example:
+        >>> from crmkit.storage.memory import MemoryStore
+        >>> from crmkit.model import Product
+        >>> from crmkit.storage import CollectionSpec
+        >>> spec = CollectionSpec(name="demo.picks", value_type=Product, key=lambda p: p.product_id)
+        >>> MemoryStore().collection(spec).spec.name
+        'demo.picks'
     """
 
     @property
@@ -269,6 +347,11 @@ class SupportsOrderIngest(Protocol):
 
     Building a million ``Order`` objects costs more than writing them; this path takes the
     columns directly. Rows are validated once, vectorized, exactly as the values would be.
+
+    Example:
+        >>> from crmkit.storage.memory import MemoryStore
+        >>> isinstance(MemoryStore().orders, SupportsOrderIngest)
+        True
     """
 
     def upsert_columns(self, orders: OrderColumns, lines: OrderLineColumns) -> int:
@@ -278,7 +361,13 @@ class SupportsOrderIngest(Protocol):
 
 @runtime_checkable
 class SupportsEventIngest(Protocol):
-    """Protocol: columnar bulk ingest of events (``Capabilities.columnar_ingest``)."""
+    """Protocol: columnar bulk ingest of events (``Capabilities.columnar_ingest``).
+
+    Example:
+        >>> from crmkit.storage.memory import MemoryStore
+        >>> isinstance(MemoryStore().events, SupportsEventIngest)
+        True
+    """
 
     def upsert_columns(self, events: EventColumns) -> int:
         """Write events (all or none), replacing events with the same id; properties are empty."""
@@ -287,7 +376,13 @@ class SupportsEventIngest(Protocol):
 
 @runtime_checkable
 class SupportsIntegrityCheck(Protocol):
-    """Protocol: a store that can check its own files (``Capabilities.integrity_check``)."""
+    """Protocol: a store that can check its own files (``Capabilities.integrity_check``).
+
+    Example:
+        >>> from crmkit.storage.memory import MemoryStore
+        >>> isinstance(MemoryStore(), SupportsIntegrityCheck)
+        False
+    """
 
     def check_integrity(self) -> None:
         """Raise ``IntegrityError`` when the store's contents are damaged."""
@@ -296,7 +391,13 @@ class SupportsIntegrityCheck(Protocol):
 
 @runtime_checkable
 class SupportsDocuments(Protocol):
-    """Protocol: a store that opens module collections from specs (``Capabilities.documents``)."""
+    """Protocol: a store that opens module collections from specs (``Capabilities.documents``).
+
+    Example:
+        >>> from crmkit.storage.memory import MemoryStore
+        >>> isinstance(MemoryStore(), SupportsDocuments)
+        True
+    """
 
     def collection(self, spec: CollectionSpec[V]) -> DocumentCollection[V]:
         """The collection declared by ``spec`` (created on first use)."""
@@ -310,6 +411,12 @@ class Store(Protocol):
     atomic; blocks nest (with ``nested_transactions`` an inner block is a savepoint that rolls
     back alone). ``erase(customer_id)`` removes the customer's personal data from every
     collection (see the storage guide for what is deleted and what is pseudonymized).
+
+    Example:
+        >>> from crmkit.storage.memory import MemoryStore
+        >>> store: Store = MemoryStore()
+        >>> store.capabilities.persistent, store.orders.count()
+        (False, 0)
     """
 
     @property

@@ -61,7 +61,11 @@ class StoreConformance(
     """Every check of the kit: subclass it and override the ``store`` fixture.
 
     Set ``expected_failures = {"test_name": "why it fails here"}`` on the subclass for known
-    gaps; they run as strict xfail. The names are those in [`CHECKS`][crmkit.testing.CHECKS].
+    gaps; they run as strict xfail. The names are those in ``crmkit.testing.CHECKS``.
+
+    Example:
+        >>> issubclass(StoreConformance, ErasureChecks)
+        True
     """
 
 

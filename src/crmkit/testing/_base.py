@@ -97,6 +97,10 @@ class KitBase:
     ``expected_failures`` maps a check's name (the test method name) to the reason it fails on
     this adapter; the check then runs as a strict xfail, so it must fail, and passing is reported
     as an error: remove the entry once the adapter is fixed.
+
+    Example:
+        >>> KitBase.expected_failures
+        {}
     """
 
     expected_failures: ClassVar[Mapping[str, str]] = {}

@@ -77,7 +77,12 @@ def event(event_id: str, customer_id: str | None = "c-1", at: dt.datetime | None
 
 
 class BatchChecks(KitBase):
-    """Upserts are idempotent by key, last-wins within a batch, and validated before writing."""
+    """Upserts are idempotent by key, last-wins within a batch, and validated before writing.
+
+    Example:
+        >>> "test_delete" in dir(BatchChecks)
+        True
+    """
 
     def test_upsert_twice_is_idempotent(self, store: Store) -> None:
         """Writing the same batch twice leaves one copy of each value."""
@@ -179,7 +184,12 @@ class BatchChecks(KitBase):
 
 
 class TransactionChecks(KitBase):
-    """``with store.transaction():`` is atomic; nested blocks behave as documented."""
+    """``with store.transaction():`` is atomic; nested blocks behave as documented.
+
+    Example:
+        >>> "test_transaction_commits_everything" in dir(TransactionChecks)
+        True
+    """
 
     def test_transaction_commits_everything(self, store: Store) -> None:
         """Writes to several collections inside a block are all there after it."""
@@ -233,7 +243,12 @@ class TransactionChecks(KitBase):
 
 
 class ScanChecks(KitBase):
-    """Scans are ordered by (time, key), half-open in time and paginated by keyset cursors."""
+    """Scans are ordered by (time, key), half-open in time and paginated by keyset cursors.
+
+    Example:
+        >>> "test_pages_cover_every_value_once_in_order" in dir(ScanChecks)
+        True
+    """
 
     def _events(self, store: Store) -> list[Event]:
         t0 = utc(2024, 1, 1)
@@ -356,7 +371,12 @@ class ScanChecks(KitBase):
 
 
 class ErasureChecks(KitBase):
-    """``erase(customer_id)`` removes personal data everywhere and keeps accounting records."""
+    """``erase(customer_id)`` removes personal data everywhere and keeps accounting records.
+
+    Example:
+        >>> "test_erase_removes_personal_data" in dir(ErasureChecks)
+        True
+    """
 
     def _shop(self, store: Store) -> None:
         t = utc(2024, 3, 1)
@@ -477,7 +497,12 @@ class ErasureChecks(KitBase):
 
 
 class IngestChecks(KitBase):
-    """The columnar bulk path writes what the value path writes, validated the same way."""
+    """The columnar bulk path writes what the value path writes, validated the same way.
+
+    Example:
+        >>> "test_order_columns_ingest_like_values" in dir(IngestChecks)
+        True
+    """
 
     def _batch(self) -> tuple[OrderColumns, OrderLineColumns, list[Order]]:
         orders = [

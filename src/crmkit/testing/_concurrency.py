@@ -36,7 +36,12 @@ def _writer_process(url: str, tag: str, times: int) -> None:
 
 
 class ConcurrencyChecks(KitBase):
-    """Writers at once lose nothing: threads sharing a store, processes sharing a URL."""
+    """Writers at once lose nothing: threads sharing a store, processes sharing a URL.
+
+    Example:
+        >>> "test_processes_write_without_lost_writes" in dir(ConcurrencyChecks)
+        True
+    """
 
     @requires("thread_safe")
     def test_threads_write_without_lost_writes(self, store: Store) -> None:

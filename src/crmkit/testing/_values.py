@@ -48,7 +48,12 @@ def _check_round_trip(collection: Any, values: list[Any], key: Any) -> None:
 
 
 class RoundTripChecks(KitBase):
-    """Every value type written and read back equal, through ``get``, ``get_many`` and scans."""
+    """Every value type written and read back equal, through ``get``, ``get_many`` and scans.
+
+    Example:
+        >>> "test_consents_round_trip" in dir(RoundTripChecks)
+        True
+    """
 
     @KIT_SETTINGS
     @given(values=st.lists(cst.customers(), max_size=6, unique_by=lambda c: c.customer_id))
@@ -193,7 +198,12 @@ class RoundTripChecks(KitBase):
 
 
 class ColumnChecks(KitBase):
-    """Columnar scans equal the columns built from the values a scan returns, in order."""
+    """Columnar scans equal the columns built from the values a scan returns, in order.
+
+    Example:
+        >>> "test_empty_store_scans_to_empty_columns" in dir(ColumnChecks)
+        True
+    """
 
     @KIT_SETTINGS
     @given(

@@ -7,6 +7,7 @@ whole batch with a few string operations, falling back to ``json`` when text nee
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import re
@@ -169,8 +170,17 @@ def str_arrays(cells: Sequence[str], total: int) -> list[str]:
     """The concatenated elements of JSON string arrays (``null`` read as ``""``)."""
     if total == 0:
         return []
-    parsed = json.loads("[" + ",".join(cells) + "]")
-    out = ["" if s is None else s for s in itertools.chain.from_iterable(parsed)]
+    # A million small lists would trigger the cyclic collector again and again; none can form a
+    # cycle, so pause it while they exist.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        parsed = json.loads("[" + ",".join(cells) + "]")
+        out = ["" if s is None else s for s in itertools.chain.from_iterable(parsed)]
+        del parsed
+    finally:
+        if paused:
+            gc.enable()
     if len(out) != total:  # pragma: no cover - guards against a damaged row
         raise ValueError(f"expected {total} line values, found {len(out)}")
     return out

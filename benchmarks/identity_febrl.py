@@ -28,11 +28,22 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import crmkit.identity.linkage as lk  # noqa: E402
 from tests import refdata  # noqa: E402
 
-COLUMNS = ("given_name", "surname", "street_number", "address_1", "address_2", "suburb",
-           "postcode", "state", "date_of_birth", "soc_sec_id")  # fmt: skip
+import crmkit.identity.linkage as lk  # noqa: E402
+
+COLUMNS = (
+    "given_name",
+    "surname",
+    "street_number",
+    "address_1",
+    "address_2",
+    "suburb",
+    "postcode",
+    "state",
+    "date_of_birth",
+    "soc_sec_id",
+)
 
 
 def load(name: str) -> dict[str, np.ndarray]:
@@ -67,11 +78,11 @@ def model(threshold: float = 0.5) -> lk.FellegiSunter:
         lk.NameComparison(column="given_name", swap_with="surname", term_frequency=True),
         lk.NameComparison(column="surname", swap_with="given_name", term_frequency=True),
         lk.DateComparison(column="date_of_birth"),
-        lk.StringComparison(column="soc_sec_id", metric="damerau_levenshtein",
-                            thresholds=(1, 2)),  # fmt: skip
+        lk.StringComparison(column="soc_sec_id", metric="damerau_levenshtein", thresholds=(1, 2)),
         lk.ExactMatch(column="street_number", term_frequency=True),
-        lk.StringComparison(column="postcode", metric="damerau_levenshtein", thresholds=(1, 2),
-                            term_frequency=True),  # fmt: skip
+        lk.StringComparison(
+            column="postcode", metric="damerau_levenshtein", thresholds=(1, 2), term_frequency=True
+        ),
     ]
     return lk.FellegiSunter(
         comparisons=comparisons, blocking=lk.Blocking(rules=rules), threshold=threshold
@@ -208,8 +219,9 @@ def run_splink(left_csv: str, right_csv: str | None, left: dict, right: dict | N
             paths.append(str(p))
         mode = "link" if right_csv is not None else "dedupe"
         t0 = time.perf_counter()
-        out = subprocess.run([str(py), "-c", SPLINK, mode, *paths], capture_output=True,
-                             text=True, check=False)  # fmt: skip
+        out = subprocess.run(
+            [str(py), "-c", SPLINK, mode, *paths], capture_output=True, text=True, check=False
+        )
         total = time.perf_counter() - t0
     if out.returncode != 0:
         return {"skipped": f"splink failed: {out.stderr.strip()[-800:]}"}
@@ -222,8 +234,12 @@ def run_splink(left_csv: str, right_csv: str | None, left: dict, right: dict | N
         pb = np.where(sa == first, b, a)
         ta, tb = truth_link(left, right)
         ids = np.concatenate([left["record_id"], right["record_id"]])
-        p, r, f = f1(np.char.add("0:", pa), np.char.add("1:", pb),
-                     np.char.add("0:", ids[ta]), np.char.add("1:", ids[tb]))  # fmt: skip
+        p, r, f = f1(
+            np.char.add("0:", pa),
+            np.char.add("1:", pb),
+            np.char.add("0:", ids[ta]),
+            np.char.add("1:", ids[tb]),
+        )
     else:
         ta, tb = truth_dedupe(left)
         ids = left["record_id"]
@@ -243,23 +259,29 @@ def main() -> None:
         ("FEBRL1 dedupe", d1, None, raw["dataset1.csv"], None),
     ):
         ours = run_crmkit(left, right, label)
-        print(f"{label}: crmkit  F1 {ours['f1']:.4f} (P {ours['precision']:.4f}, R "
-              f"{ours['recall']:.4f}) in {ours['wall_s']:.2f} s; blocking recall "
-              f"{ours['blocking_recall']:.4f}, {ours['candidates']} candidates, prior "
-              f"{ours['prior']:.3g}, EM {ours['em_iterations']} iterations; with labels "
-              f"F1 {ours['f1_calibrated']:.4f} at p >= {ours['calibrated_threshold']:.3g}")  # fmt: skip
+        print(
+            f"{label}: crmkit  F1 {ours['f1']:.4f} (P {ours['precision']:.4f}, R "
+            f"{ours['recall']:.4f}) in {ours['wall_s']:.2f} s; blocking recall "
+            f"{ours['blocking_recall']:.4f}, {ours['candidates']} candidates, prior "
+            f"{ours['prior']:.3g}, EM {ours['em_iterations']} iterations; with labels "
+            f"F1 {ours['f1_calibrated']:.4f} at p >= {ours['calibrated_threshold']:.3g}"
+        )
         if args.skip_peers:
             continue
         peer = run_splink(lcsv, rcsv, left, right)
         if "skipped" in peer:
             print(f"{label}: splink  skipped: {peer['skipped']}")
             continue
-        print(f"{label}: splink  F1 {peer['f1']:.4f} (P {peer['precision']:.4f}, R "
-              f"{peer['recall']:.4f}) in {peer['wall_s']:.2f} s (process "
-              f"{peer['process_s']:.2f} s)")  # fmt: skip
-        print(f"{label}: ratio   splink / crmkit wall time = "
-              f"{peer['wall_s'] / ours['wall_s']:.2f}x; F1 difference "
-              f"{ours['f1'] - peer['f1']:+.4f}")  # fmt: skip
+        print(
+            f"{label}: splink  F1 {peer['f1']:.4f} (P {peer['precision']:.4f}, R "
+            f"{peer['recall']:.4f}) in {peer['wall_s']:.2f} s (process "
+            f"{peer['process_s']:.2f} s)"
+        )
+        print(
+            f"{label}: ratio   splink / crmkit wall time = "
+            f"{peer['wall_s'] / ours['wall_s']:.2f}x; F1 difference "
+            f"{ours['f1'] - peer['f1']:+.4f}"
+        )
 
 
 if __name__ == "__main__":

@@ -93,7 +93,7 @@ class BlockingRule:
             kx = kx * width + np.maximum(px, 0)
             ky = ky * width + np.maximum(py, 0)
             # re-code to keep the packed keys small
-            both, inv = np.unique(np.concatenate([kx, ky]), return_inverse=True)
+            _, inv = np.unique(np.concatenate([kx, ky]), return_inverse=True)
             inv = inv.reshape(-1)
             kx, ky = inv[:n].astype(np.int64), inv[n:].astype(np.int64)
         if self.symmetric:
@@ -175,8 +175,10 @@ class Blocking:
         to ``sample`` records... counted exactly when ``sample`` is None)."""
         keys = [r.keys(table) for r in self.rules]
         alone = np.array(
-            [_count(table, kx, ky, r.symmetric) for r, (kx, ky) in zip(self.rules, keys,
-                                                                        strict=True)],
+            [
+                _count(table, kx, ky, r.symmetric)
+                for r, (kx, ky) in zip(self.rules, keys, strict=True)
+            ],
             dtype=np.int64,
         )
         new = np.zeros(len(self.rules), np.int64)

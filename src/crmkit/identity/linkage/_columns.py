@@ -58,7 +58,13 @@ class Encoded:
 @attrs.frozen(kw_only=True, eq=False)
 class LinkageTable:
     """Records to link as encoded text columns, with their ids and, when two tables are linked,
-    the side each record comes from (0 left, 1 right; all 0 when one table is deduplicated)."""
+    the side each record comes from (0 left, 1 right; all 0 when one table is deduplicated).
+
+    Example:
+        >>> t = read_table({"record_id": ["a", "b"], "city": ["Bonn", "Bonn"]})
+        >>> len(t), t.linking, t.column("city").codes.tolist()
+        (2, False, [0, 0])
+    """
 
     record_id: StrArray
     side: npt.NDArray[np.int8]
@@ -109,10 +115,15 @@ def _text_columns(name: str, table: Any, id_column: str) -> tuple[StrArray, dict
 def read_table(
     left: Any, right: Any = None, *, id_column: str = "record_id", columns: Sequence[str] = ()
 ) -> LinkageTable:
-    """One table to deduplicate, or two to link, as a [`LinkageTable`][crmkit.identity.linkage].
+    """One table to deduplicate, or two to link, as a [`LinkageTable`][crmkit.identity.linkage.LinkageTable].
 
     ``columns``: the columns to keep (default all). Record ids must be unique within a table; when
     two tables are linked, the same id may appear on both sides.
+
+    Example:
+        >>> t = read_table({"name": ["ann", ""]}, {"name": ["ann"]})
+        >>> t.record_id.tolist(), t.side.tolist(), t.column("name").codes.tolist()
+        (['row:0', 'row:1', 'row:0'], [0, 0, 1], [0, -1, 0])
     """
     rid, text = _text_columns("left", left, id_column)
     side = np.zeros(rid.size, np.int8)
@@ -143,6 +154,4 @@ def read_table(
         raise InvalidInputError(
             f"columns: {unknown} are not columns of the records (known: {sorted(text)})."
         )
-    return LinkageTable(
-        record_id=rid, side=side, columns={k: Encoded.of(text[k]) for k in keep}
-    )
+    return LinkageTable(record_id=rid, side=side, columns={k: Encoded.of(text[k]) for k in keep})

@@ -70,7 +70,9 @@ def possible_pairs(table: LinkageTable) -> int:
     return n * (n - 1) // 2
 
 
-def random_pairs(table: LinkageTable, k: int, rng: np.random.Generator) -> tuple[IntArray, IntArray]:
+def random_pairs(
+    table: LinkageTable, k: int, rng: np.random.Generator
+) -> tuple[IntArray, IntArray]:
     """``k`` pairs drawn uniformly (with replacement) from all possible pairs."""
     if table.linking:
         left = np.flatnonzero(table.side == 0)
@@ -154,18 +156,24 @@ class FellegiSunter:
             start[0] = 0.9
             m_start.append(start)
         p_start = float(np.clip(0.5 * len(table) / max(len(cand), 1), 1e-3, 0.5))
-        res = em(pats, n_levels, m_start=m_start, u_start=u_rand, p_start=p_start,
-                 max_iter=self.max_iter, tol=self.tol)  # fmt: skip
+        res = em(
+            pats,
+            n_levels,
+            m_start=m_start,
+            u_start=u_rand,
+            p_start=p_start,
+            max_iter=self.max_iter,
+            tol=self.tol,
+        )
         prior = float(np.clip(res.p * len(cand) / n_possible, 1e-12, 1 - 1e-9))
-        tf = {
-            c.name: _tf_table(table, c.column)
-            for c in self.comparisons
-            if c.term_frequency
-        }
+        tf = {c.name: _tf_table(table, c.column) for c in self.comparisons if c.term_frequency}
         _log.info(
             "Fellegi-Sunter: %d candidates, EM %d iterations, p=%.4g, prior=%.3g",
-            len(cand), res.iterations, res.p, prior,
-        )  # fmt: skip
+            len(cand),
+            res.iterations,
+            res.p,
+            prior,
+        )
         return FellegiSunterFit(
             comparisons=self.comparisons,
             m=tuple(tuple(float(x) for x in arr) for arr in res.m),
@@ -375,8 +383,12 @@ class FellegiSunterFit:
         comps = []
         for c in self.comparisons:
             d = attrs.asdict(c)
-            comps.append({"kind": c.kind, **{k: list(x) if isinstance(x, tuple) else x
-                                             for k, x in d.items()}})  # fmt: skip
+            comps.append(
+                {
+                    "kind": c.kind,
+                    **{k: list(x) if isinstance(x, tuple) else x for k, x in d.items()},
+                }
+            )
         return {
             "format": FORMAT,
             "comparisons": comps,
@@ -384,8 +396,9 @@ class FellegiSunterFit:
             "u": [list(r) for r in self.u],
             "prior": self.prior,
             "threshold": self.threshold,
-            "tf": {k: {"values": list(vals), "freq": list(fr)} for k, (vals, fr) in
-                   self.tf.items()},  # fmt: skip
+            "tf": {
+                k: {"values": list(vals), "freq": list(fr)} for k, (vals, fr) in self.tf.items()
+            },
             "diagnostics": dict(self.diagnostics),
         }
 

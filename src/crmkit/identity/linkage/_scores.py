@@ -62,6 +62,16 @@ class Waterfall:
     when a value is missing), ``value_a``/``value_b``, ``weight`` (log2 Bayes factor; the term
     frequency adjustment is included and also shown alone in ``tf_adjustment``) and
     ``cumulative``. The last cumulative value is the pair's match weight.
+
+    Example:
+        >>> import crmkit.identity.linkage as lk
+        >>> fit = lk.FellegiSunterFit.from_parameters(
+        ...     comparisons=[lk.ExactMatch(column="email")], m=[[0.95, 0.05]],
+        ...     u=[[0.001, 0.999]], prior=0.01)
+        >>> t = lk.read_table({"email": ["a@x.org", "a@x.org"]})
+        >>> w = fit.score(t, fit.compare(t, a=[0], b=[1])).waterfall(0)
+        >>> w.step.tolist(), w.cumulative.round(2).tolist()
+        (['prior', 'email'], [-6.63, 3.26])
     """
 
     step: StrArray
@@ -104,7 +114,9 @@ class ScoredPairs:
         >>> t = lk.read_table(recs)
         >>> s = fit.score(t, fit.compare(t, a=[0, 0], b=[1, 2]))
         >>> s.match_weight.round(2).tolist()
-        [6.32, -9.97]
+        [6.34, -16.48]
+        >>> s.waterfall(0).rows()[1]
+        ('first', 'exact', '', '', 6.491853096329675)
         >>> bool(abs(s.contributions.sum(1) + s.prior - s.match_weight).max() < 1e-9)
         True
     """
@@ -151,9 +163,7 @@ class ScoredPairs:
         compared values as ``(value_a, value_b)`` lists per comparison, if known (else blank)."""
         c = len(self.comparisons)
         lv = self.levels[row]
-        level = [
-            self.level_names[k][lv[k]] if lv[k] >= 0 else "missing" for k in range(c)
-        ]
+        level = [self.level_names[k][lv[k]] if lv[k] >= 0 else "missing" for k in range(c)]
         va = ["" if values is None else str(values[k][0]) for k in range(c)]
         vb = ["" if values is None else str(values[k][1]) for k in range(c)]
         weight = np.concatenate([[self.prior], self.contributions[row]])

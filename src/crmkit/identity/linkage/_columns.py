@@ -115,7 +115,8 @@ def _text_columns(name: str, table: Any, id_column: str) -> tuple[StrArray, dict
 def read_table(
     left: Any, right: Any = None, *, id_column: str = "record_id", columns: Sequence[str] = ()
 ) -> LinkageTable:
-    """One table to deduplicate, or two to link, as a [`LinkageTable`][crmkit.identity.linkage.LinkageTable].
+    """One table to deduplicate, or two to link, as a
+    [`LinkageTable`][crmkit.identity.linkage.LinkageTable].
 
     ``columns``: the columns to keep (default all). Record ids must be unique within a table; when
     two tables are linked, the same id may appear on both sides.

@@ -1,5 +1,8 @@
 """The CRM default: Fellegi–Sunter over the normalized standard fields of an identity graph.
 
+A pair whose given names or birth dates disagree outright (both present, level "else") is never
+linked: household members share surname, address and phone, and only those fields tell them apart.
+
 [`resolve`][crmkit.identity.resolve] runs it after the deterministic rules when the policy
 declares the scored rule ``fellegi_sunter`` (the default policy does). Values a rule blocks (relay
 and placeholder emails, fake phones) are treated as missing, so they are never evidence.
@@ -103,6 +106,11 @@ def link_graph(
     fit = spec.fit(table, candidates=cand, rng=rng)
     scored = fit.score(table, cand, min_probability=0.5)
     ok, _ = scored_links(scored, 0.5)
+    # households share surname, address and phone: a given name or birth date that disagrees
+    # outright (level "else", both present) marks another person, whatever the other evidence
+    for k, comp in enumerate(spec.comparisons):
+        if comp.column in ("first_name", "birth_date"):
+            ok &= scored.levels[:, k] != len(comp.level_names()) - 1
     if not ok.any():
         return graph
     ids = table.record_id

@@ -18,7 +18,9 @@ def _part(value: str | dt.datetime) -> str:
         return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
     if not isinstance(value, str):
         raise InvalidInputError(f"key part: expected str or datetime (got {type(value).__name__}).")
-    return value.replace("%", "%25").replace("/", "%2F")
+    if "%" in value or "/" in value:
+        return value.replace("%", "%25").replace("/", "%2F")
+    return value
 
 
 def compound_key(*parts: str | dt.datetime) -> str:

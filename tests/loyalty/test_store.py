@@ -193,7 +193,7 @@ def _ops(steps: list[tuple[str, str, int, int]]) -> list[L.Operation]:
 
 
 @settings(max_examples=60, deadline=None, derandomize=True, database=None)
-@given(steps=st.lists(step, min_size=1, max_size=25))
+@given(steps=st.lists(step, min_size=8, max_size=30))
 def test_book_equals_the_pure_ledger_under_random_interleavings(
     steps: list[tuple[str, str, int, int]],
 ) -> None:

@@ -99,7 +99,7 @@ def test_exception_inside_the_write_leaves_the_store_as_it_was(store: Store) -> 
         def upsert(self, values: Any) -> int:
             raise RuntimeError("disk full")
 
-    book._accounts = Failing(book._accounts)  # type: ignore[assignment]  # inject a failure
+    book._accounts = Failing(book._accounts)  # inject a failure into the account write
     with pytest.raises(RuntimeError, match="disk full"):
         book.apply(L.Earn(key="e2", member_id="a", at=day(1), points=100))
     fresh = L.LoyaltyBook(store, POLICY)

@@ -26,7 +26,7 @@ __all__ = [
 class DecisionConflictError(InvalidInputError):
     """A human decision contradicts an earlier one or merge protection; nothing was changed.
 
-    Example:
+    Examples:
         >>> issubclass(DecisionConflictError, ValueError)
         True
     """
@@ -35,7 +35,7 @@ class DecisionConflictError(InvalidInputError):
 class UnknownRecordError(InvalidInputError, LookupError):
     """A record or entity id is not in the identity graph; nothing was changed.
 
-    Example:
+    Examples:
         >>> issubclass(UnknownRecordError, LookupError)
         True
     """
@@ -44,7 +44,7 @@ class UnknownRecordError(InvalidInputError, LookupError):
 class DecisionKind(enum.StrEnum):
     """What a human decided about records.
 
-    Example:
+    Examples:
         >>> DecisionKind("split") is DecisionKind.SPLIT
         True
     """
@@ -65,7 +65,7 @@ class Decision:
     ``groups``: for a must-link one group of two records; for a cannot-link two groups of one; for
     a split the groups the entity's records were divided into (no two groups merge again).
 
-    Example:
+    Examples:
         >>> d = Decision(decision_id="decision-1", kind="cannot_link",
         ...              groups=(("web:1",), ("pos:7",)), reason="different people, same phone")
         >>> d.records
@@ -87,7 +87,7 @@ class Decision:
 class AuditAction(enum.StrEnum):
     """The kinds of entries in the audit log.
 
-    Example:
+    Examples:
         >>> AuditAction("limit").value
         'limit'
     """
@@ -112,7 +112,7 @@ class AuditLog:
     of a blocked value), ``rule``, ``reason`` and ``evidence`` (the identifier value, the score, the
     decision id).
 
-    Example:
+    Examples:
         >>> log = AuditLog.empty().append(0, action=["decision"], entity_id=["web:1"],
         ...     record_a=["web:1"], record_b=["pos:7"], rule=["cannot_link"],
         ...     reason=["family phone"], evidence=["decision-1"])

@@ -17,7 +17,7 @@ __all__ = ["Explanation", "LinkStep", "explain"]
 class LinkStep:
     """One accepted link on the path between two records.
 
-    Example:
+    Examples:
         >>> LinkStep(record_a="a", record_b="b", rule="email", evidence="ann@x.org", score=1.0).rule
         'email'
     """
@@ -39,7 +39,7 @@ class Explanation:
     merge protection or a human separation refused, with the reason. ``decisions``: the human
     decisions naming either record.
 
-    Example:
+    Examples:
         >>> import crmkit.identity as ci
         >>> res = ci.resolve({"record_id": ["a", "b", "c"],
         ...     "email": ["ann@x.org", "ann@x.org", "noreply@shop.de"],
@@ -103,7 +103,7 @@ def _step(graph: IdentityGraph, i: int) -> LinkStep:
 def explain(graph: IdentityGraph, record_a: str, record_b: str) -> Explanation:
     """Why ``record_a`` and ``record_b`` are, or are not, in one entity of ``graph``.
 
-    Example:
+    Examples:
         >>> import crmkit.identity as ci
         >>> g = ci.resolve({"record_id": ["a", "b"], "email": ["ann@x.org", "ann@x.org"]}).graph
         >>> g = g.cannot_link("a", "b", reason="two people share the inbox")

@@ -75,7 +75,7 @@ class IdentityGraph:
     merge, the id of the part holding the smallest record id survives; when one splits, that part
     keeps the id and every other part takes its own smallest record id.
 
-    Example:
+    Examples:
         >>> g = IdentityGraph.empty().add({"record_id": ["web:1", "pos:2"],
         ...                               "email": ["ann@x.org", ""], "phone": ["", "030 1234567"]})
         >>> g.entity_of(["web:1", "pos:2"]).tolist()

@@ -14,7 +14,7 @@ __all__ = ["nicknames"]
 def nicknames() -> Mapping[str, str]:
     """The nickname → canonical given name table (lower case, without accents).
 
-    Example:
+    Examples:
         >>> nicknames()["bill"]
         'william'
     """

@@ -44,7 +44,7 @@ class Normalized:
     such
     as a likely typo; ``""`` otherwise).
 
-    Example:
+    Examples:
         >>> n = normalize_email(["Ann@Example.org", "", "nope"])
         >>> n.value.tolist(), n.valid.tolist(), n.note.tolist()
         (['ann@example.org', '', ''], [True, False, False], ['', '', 'no @'])
@@ -84,7 +84,7 @@ class EmailPolicy:
     ignores dots (Gmail). ``domain_aliases``: domains that are the same mailbox provider. ``typos``:
     likely misspelt domains, flagged in ``note`` (the value keeps the domain as typed).
 
-    Example:
+    Examples:
         >>> normalize_email(["A.Nn+x@GoogleMail.com"], policy=EmailPolicy()).value.tolist()
         ['ann@gmail.com']
         >>> normalize_email(["a.nn+x@gmail.com"], policy=EmailPolicy.literal()).value.tolist()
@@ -135,7 +135,7 @@ def normalize_email(values: Any, *, policy: EmailPolicy | None = None) -> Normal
     Invalid: no single ``@``, an empty local part, a domain without a dot, whitespace inside.
     A domain in ``policy.typos`` is kept as typed and flagged ``"likely typo of <domain>"``.
 
-    Example:
+    Examples:
         >>> n = normalize_email([" Ann.Lee+shop@gmail.com", "bob@gmial.com"])
         >>> n.value.tolist(), n.note.tolist()
         (['annlee@gmail.com', 'bob@gmial.com'], ['', 'likely typo of gmail.com'])
@@ -238,7 +238,7 @@ def normalize_phone(values: Any, *, default_region: str = "DE", region: Any = No
     must have 8-15 digits (and, for a known country code, a national length that fits). Anything
     else is invalid and says why in ``note``.
 
-    Example:
+    Examples:
         >>> n = normalize_phone(["030 1234567", "+49 (30) 1234-567", "0049301234567", "12"])
         >>> n.value.tolist(), n.valid.tolist()
         (['+49301234567', '+49301234567', '+49301234567', ''], [True, True, True, False])
@@ -315,7 +315,7 @@ def normalize_name(values: Any, *, use_nicknames: bool = False) -> Normalized:
     given name (``william``) from the package's nickname table, so first names compare as people.
     A name without letters is invalid.
 
-    Example:
+    Examples:
         >>> normalize_name([" José-María ", "O'Brien"]).value.tolist()
         ['jose maria', 'o brien']
         >>> normalize_name(["Bill", "Liz"], use_nicknames=True).value.tolist()
@@ -392,7 +392,7 @@ def normalize_address(values: Any) -> Normalized:
     street names are split (``Hauptstraße`` → ``haupt st``). A line without letters or digits is
     invalid.
 
-    Example:
+    Examples:
         >>> normalize_address(["12 High Street, Apt. 4", "12 high st #4"]).value.tolist()
         ['12 high st unit 4', '12 high st unit 4']
         >>> normalize_address(["Hauptstraße 5"]).value.tolist()
@@ -429,7 +429,7 @@ def normalize_postcode(values: Any, *, country: Any = None) -> Normalized:
     CH,
     BE, DK); other countries accept 3-10 letters or digits. A US ZIP+4 keeps its first five digits.
 
-    Example:
+    Examples:
         >>> n = normalize_postcode(["ls1 1aa", "10115", "9021"], country=["GB", "DE", "DE"])
         >>> n.value.tolist(), n.valid.tolist()
         (['LS11AA', '10115', ''], [True, True, False])
@@ -469,7 +469,7 @@ def normalize_birth_date(
     Dates before ``earliest`` (which catches the common 1900-01-01 filler) or after ``latest``, and
     the ``placeholders``, are invalid.
 
-    Example:
+    Examples:
         >>> n = normalize_birth_date(["1984-02-29", "1985-02-29", "1900-01-01", ""])
         >>> n.value.tolist(), n.note.tolist()
         (['1984-02-29', '', '', ''], ['', 'not an ISO date', 'out of range', ''])

@@ -103,7 +103,7 @@ class IdentifierPolicy:
     ``scored``: the rule has no key of its own; its links come with a score from a matcher (e.g.
     Fellegi–Sunter) and those below ``min_score`` are ignored.
 
-    Example:
+    Examples:
         >>> p = IdentifierPolicy(kind="loyalty_card", priority=1, limit=1, immutable=True)
         >>> p.fields
         ('loyalty_card',)
@@ -158,7 +158,7 @@ class StitchingPolicy:
     of one entity (None: no cap); ``email`` holds the provider rules; ``default_region`` reads
     national phone numbers (a record's ``country`` overrides it).
 
-    Example:
+    Examples:
         >>> policy = StitchingPolicy.default()
         >>> first = policy.ordered()[:3]
         >>> tuple((p.kind, p.limit) for p in first)

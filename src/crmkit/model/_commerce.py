@@ -27,7 +27,7 @@ __all__ = ["Order", "OrderLine", "OrderStatus", "Product", "Return", "ReturnLine
 class OrderStatus(enum.StrEnum):
     """Where an order stands. Cancelled orders are not purchases in the analytic modules.
 
-    Example:
+    Examples:
         >>> OrderStatus("completed").counts_as_purchase
         True
     """
@@ -60,7 +60,7 @@ def _non_negative_money(inst: Any, attr: Any, value: Money) -> None:
 class Product:
     """A product in the catalog.
 
-    Example:
+    Examples:
         >>> Product(product_id="sku-1", name="Tea", category="grocery",
         ...         price=Money.of("4.50", "EUR")).category
         'grocery'
@@ -79,7 +79,7 @@ class Product:
 class OrderLine:
     """One line of an order: a product, a quantity, a unit price and a line discount.
 
-    Example:
+    Examples:
         >>> line = OrderLine(product_id="sku-1", quantity=3, unit_price=Money.of("2.00", "EUR"),
         ...                  discount=Money.of("0.50", "EUR"))
         >>> str(line.total)
@@ -120,7 +120,7 @@ class Order:
 
     ``total`` = Σ line totals + shipping + tax.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> eur = lambda s: Money.of(s, "EUR")
         >>> order = Order(order_id="o-1", customer_id="c-1", currency="EUR",
@@ -193,7 +193,7 @@ class Order:
 class ReturnLine:
     """Units of one product sent back.
 
-    Example:
+    Examples:
         >>> ReturnLine(product_id="sku-1", quantity=1).quantity
         1
     """
@@ -206,7 +206,7 @@ class ReturnLine:
 class Return:
     """A return or refund against an order. ``refund`` is a non-negative amount paid back.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> Return(return_id="r-1", order_id="o-1", customer_id="c-1",
         ...        at=dt.datetime(2024, 3, 9, tzinfo=dt.UTC), refund=Money.of("10.00", "EUR"),

@@ -37,7 +37,7 @@ __all__ = [
 class Channel(enum.StrEnum):
     """A channel through which a shop contacts a customer.
 
-    Example:
+    Examples:
         >>> Channel("sms") is Channel.SMS
         True
     """
@@ -52,7 +52,7 @@ class Channel(enum.StrEnum):
 class ConsentStatus(enum.StrEnum):
     """The state a consent record sets.
 
-    Example:
+    Examples:
         >>> ConsentStatus.GRANTED.value
         'granted'
     """
@@ -66,7 +66,7 @@ class ConsentStatus(enum.StrEnum):
 class Address:
     """A postal address as given; normalization lives in ``crmkit.identity``.
 
-    Example:
+    Examples:
         >>> Address(line1="1 High Street", city="Leeds", postcode="LS1 1AA", country="GB").country
         'GB'
     """
@@ -83,7 +83,7 @@ class Address:
 class Identifier:
     """A typed identifier of a person: ``kind`` such as email, phone, loyalty_card, customer_id.
 
-    Example:
+    Examples:
         >>> Identifier(kind="loyalty_card", value="LC-0042").kind
         'loyalty_card'
     """
@@ -98,7 +98,7 @@ class SourceRecord:
 
     ``key`` (``"source:source_key"``) identifies the record across the whole shop.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> r = SourceRecord(source="web", source_key="u-17", email="Ann.Lee+shop@gmail.com",
         ...                  first_name="Ann", observed_at=dt.datetime(2024, 5, 1, tzinfo=dt.UTC))
@@ -131,7 +131,7 @@ class SourceRecord:
 class Customer:
     """A customer profile: the golden record of one person, keyed by ``customer_id``.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> c = Customer(customer_id="c-1", email="ann@example.com", tags=frozenset({"vip"}),
         ...              created_at=dt.datetime(2023, 1, 1, tzinfo=dt.UTC))
@@ -172,7 +172,7 @@ class Consent:
     The consent state at time *t* is the status of the latest event at or before *t*; see
     [`consent_granted`][crmkit.model.consent_granted].
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> Consent(customer_id="c-1", channel=Channel.EMAIL, purpose="marketing",
         ...         status=ConsentStatus.GRANTED, at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC)).status
@@ -197,7 +197,7 @@ def consent_granted(
     that has not expired by *t*. Ties at the same instant resolve to the most restrictive status
     (revoked, then denied, then granted), so a simultaneous revoke always wins.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> t = lambda d: dt.datetime(2024, 1, d, tzinfo=dt.UTC)
         >>> log = [Consent(customer_id="c", channel="email", purpose="marketing", status="granted",

@@ -49,8 +49,8 @@ class InvalidInputError(CrmkitError, ValueError):
     """An argument or a value failed validation; the message names it, the evidence and the fix.
 
     Example:
-        >>> InvalidInputError("email: empty string. Pass None for a missing email.").args[0][:6]
-        'email:'
+        >>> str(InvalidInputError("email: empty string. Pass None for a missing email."))
+        'email: empty string. Pass None for a missing email.'
     """
 
 

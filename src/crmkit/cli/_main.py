@@ -80,8 +80,9 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 def _run_report(args: argparse.Namespace) -> int:
     from crmkit.cli._demo import shop_report
+    from crmkit.storage import connect
 
-    store = crmkit.connect(args.url)
+    store = connect(args.url)
     try:
         sys.stdout.write(shop_report(store) + "\n")
     finally:

@@ -151,11 +151,13 @@ class IdentityGraph:
 
     def links(self) -> LinkTable:
         """Every candidate link of the current resolution, accepted or refused."""
+        from crmkit.identity._resolve_subset import edge_evidence
+
         rid = self.records.record_id
         e = self.edges
         return LinkTable(
             record_a=rid[e.a], record_b=rid[e.b], rule=e.rule, score=e.score,
-            evidence=e.evidence, accepted=e.accepted, refusal=e.refusal,
+            evidence=edge_evidence(self, e), accepted=e.accepted, refusal=e.refusal,
         )  # fmt: skip
 
     # ------------------------------------------------------------------ operations
@@ -178,10 +180,10 @@ class IdentityGraph:
             exists = np.zeros(len(table), bool)
             old_idx = np.empty(0, np.int64)
         touched = [old_idx]
-        for kind, new_keys in keys.key.items():
-            vals = np.unique(new_keys[new_keys != ""])
+        for kind, new_codes in keys.code.items():
+            vals = np.unique(new_codes[new_codes >= 0])
             if vals.size and n_old:
-                touched.append(np.flatnonzero(np.isin(self.keys.key[kind], vals)))
+                touched.append(np.flatnonzero(np.isin(self.keys.code[kind], vals)))
         fresh = ~exists
         n_new = int(fresh.sum())
         new_idx = np.arange(n_old, n_old + n_new, dtype=np.int64)
@@ -216,19 +218,19 @@ class IdentityGraph:
             return self.keys
         upd = keys.take(exists)
         old = self.keys
-        from crmkit.identity._normalize import Normalized
+        from crmkit.identity._records import Field
 
         return Keys(
-            key={k: _put(a, idx, upd.key[k]) for k, a in old.key.items()},
+            code={k: _put(a, idx, upd.code[k]) for k, a in old.code.items()},
             blocked={k: _put(a, idx, upd.blocked[k]) for k, a in old.blocked.items()},
+            support={k: _put(a, idx, upd.support[k]) for k, a in old.support.items()},
             fields={
-                k: Normalized(
-                    value=_put(n.value, idx, upd.fields[k].value),
-                    valid=_put(n.valid, idx, upd.fields[k].valid),
-                    present=_put(n.present, idx, upd.fields[k].present),
-                    note=_put(n.note, idx, upd.fields[k].note),
+                k: Field(
+                    value=_put(f.value, idx, upd.fields[k].value),
+                    valid=_put(f.valid, idx, upd.fields[k].valid),
+                    present=_put(f.present, idx, upd.fields[k].present),
                 )
-                for k, n in old.fields.items()
+                for k, f in old.fields.items()
             },
         )
 

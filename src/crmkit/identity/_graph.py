@@ -187,9 +187,13 @@ class IdentityGraph:
         fresh = ~exists
         n_new = int(fresh.sum())
         new_idx = np.arange(n_old, n_old + n_new, dtype=np.int64)
-        merged_table = RecordTable.concat(self._updated(self.records, table, exists, old_idx),
-                                          table.take(fresh))  # fmt: skip
-        merged_keys = Keys.concat(self._updated_keys(keys, exists, old_idx), keys.take(fresh))
+        if n_old == 0:
+            merged_table, merged_keys = table, keys
+        else:
+            merged_table = RecordTable.concat(
+                self._updated(self.records, table, exists, old_idx), table.take(fresh)
+            )
+            merged_keys = Keys.concat(self._updated_keys(keys, exists, old_idx), keys.take(fresh))
         component = np.concatenate([self.component, new_idx])
         entity = np.concatenate([self.entity_id, np.full(n_new, "", dtype="<U1")])
         changed = np.concatenate([old_idx, new_idx])

@@ -104,7 +104,9 @@ class IdentifierPolicy:
     Fellegi–Sunter) and those below ``min_score`` are ignored. ``corroborate``: normalized fields
     (e.g. ``("first_name",)``) that guard a shared value: a value seen with several distinct
     corroborating values (a household phone or inbox, detected by that cardinality) links only
-    records that agree on them, and records without them are not linked by it.
+    records that agree on them, and records without them are not linked by it. Names are compared
+    on their initial after nickname folding (Bob/Robert, Ann/Anne and typos after the first letter
+    agree; Anna/Ben do not).
 
     Example:
         >>> p = IdentifierPolicy(kind="loyalty_card", priority=1, limit=1, immutable=True)

@@ -33,6 +33,10 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 KEY_SEP = "|"
 _KNOWN = ("record_id", "source", "observed_at", *FIELDS)
+_NAMES = frozenset({"first_name", "last_name"})
+#: Letters of a name that corroboration compares: the initial, after nickname folding (tolerates
+#: typos and variants such as Ann/Anne; measured best on the synthetic shop's truth).
+CORROBORATE_LETTERS = 1
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -321,6 +325,10 @@ def compute_keys(table: RecordTable, policy: StitchingPolicy) -> Keys:
     support: dict[str, IntArray] = {}
     n = len(table)
     hashes = {k: hash_text(f.value) for k, f in fields.items()}
+    prefix_hashes = {
+        k: hash_text(f.value.astype(f"<U{CORROBORATE_LETTERS}")) if k in _NAMES else hashes[k]
+        for k, f in fields.items()
+    }
     for p in policy.ordered():
         if p.scored:  # its links come from a matcher, with scores
             codes[p.kind] = np.full(n, -1, np.int64)
@@ -328,10 +336,11 @@ def compute_keys(table: RecordTable, policy: StitchingPolicy) -> Keys:
             continue
         code, ok = _combine(hashes, fields, p.fields, n)
         if p.corroborate:
-            sup, sup_ok = _combine(hashes, fields, p.corroborate, n)
+            sup, sup_ok = _combine(prefix_hashes, fields, p.corroborate, n)
             support[p.kind] = np.where(sup_ok, sup, -1)
         bad = np.zeros(n, bool)
-        if ok.any():
+        explicit = p.blocked_values or p.blocked_prefixes or p.blocked_suffixes or p.blocked_patterns
+        if ok.any() and (explicit or len(p.fields) == 1):  # placeholders: single fields only
             sel = np.flatnonzero(ok)
             bad[sel] = _blocked_mask(key_text(fields, p, sel), p, policy.block_placeholders)
         blocked[p.kind] = bad

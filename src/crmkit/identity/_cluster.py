@@ -98,8 +98,13 @@ def key_edges(link_codes: Mapping[int, IntArray], rank: IntArray) -> EdgeSet:
         member = ~first
         a, b = order[start][member], order[member]
         parts.append(
-            EdgeSet(a=a, b=b, rule=np.full(a.size, r, np.int64), score=np.ones(a.size),
-                    evidence=np.full(a.size, "", "<U1"))  # fmt: skip
+            EdgeSet(
+                a=a,
+                b=b,
+                rule=np.full(a.size, r, np.int64),
+                score=np.ones(a.size),
+                evidence=np.full(a.size, "", "<U1"),
+            )
         )
     return EdgeSet.concat(parts)
 
@@ -119,7 +124,8 @@ def components(n: int, a: IntArray, b: IntArray) -> IntArray:
     """Connected component labels of ``n`` nodes joined by the pairs (a, b)."""
     graph = coo_matrix((np.ones(a.size, np.int8), (a, b)), shape=(n, n))
     _, comp = connected_components(graph, directed=False)
-    return comp.astype(np.int64)
+    out: IntArray = np.asarray(comp, dtype=np.int64)
+    return out
 
 
 def _min_rank_member(labels: IntArray, rank: IntArray) -> IntArray:
@@ -134,7 +140,9 @@ def _min_rank_member(labels: IntArray, rank: IntArray) -> IntArray:
     return by_rank[best[labels]]
 
 
-def _distinct_first_time(labels: IntArray, codes: IntArray, t: IntArray) -> tuple[IntArray, IntArray]:
+def _distinct_first_time(
+    labels: IntArray, codes: IntArray, t: IntArray
+) -> tuple[IntArray, IntArray]:
     has = codes >= 0
     lab, code, tt = labels[has], codes[has], t[has]
     if lab.size == 0:

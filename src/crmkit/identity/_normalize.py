@@ -145,7 +145,11 @@ def normalize_email(values: Any, *, policy: EmailPolicy | None = None) -> Normal
     if raw.size == 0:
         return _empty()
     plus_domains = None if policy.plus_tag_domains is None else set(policy.plus_tag_domains)
-    aliases, typos, dotless = dict(policy.domain_aliases), dict(policy.typos), policy.dotless_domains
+    aliases, typos, dotless = (
+        dict(policy.domain_aliases),
+        dict(policy.typos),
+        policy.dotless_domains,
+    )
 
     def one(text: str) -> tuple[str, str]:
         s = text.strip().lower()
@@ -295,9 +299,12 @@ def _phone_one(keyed: str) -> tuple[str, str]:
         return ("+" + digits, "") if ok else ("", "not a valid number for its region")
     reg = _REGIONS[code]
     nat = digits
-    if reg.trunk and nat.startswith(reg.trunk):
-        if reg.trunk == "0" or len(nat) - len(reg.trunk) in reg.lengths:
-            nat = nat.lstrip(reg.trunk)
+    if (
+        reg.trunk
+        and nat.startswith(reg.trunk)
+        and (reg.trunk == "0" or len(nat) - len(reg.trunk) in reg.lengths)
+    ):
+        nat = nat.lstrip(reg.trunk)
     if len(nat) in reg.lengths:
         return "+" + reg.code + nat, ""
     return "", "not a valid number for its region"

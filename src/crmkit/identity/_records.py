@@ -262,7 +262,9 @@ def _blocked_mask(keys: StrArray, p: IdentifierPolicy, placeholders: bool) -> Bo
     methods (prefixes and suffixes as tuples, patterns as one compiled regex)."""
     prefixes, suffixes = tuple(p.blocked_prefixes), tuple(p.blocked_suffixes)
     values = p.blocked_values
-    rx = re.compile("|".join(f"(?:{q})" for q in p.blocked_patterns)) if p.blocked_patterns else None
+    rx = (
+        re.compile("|".join(f"(?:{q})" for q in p.blocked_patterns)) if p.blocked_patterns else None
+    )
     ph = PLACEHOLDERS if placeholders else frozenset()
     junk = "0-._+ |"
 
@@ -282,7 +284,9 @@ def _blocked_mask(keys: StrArray, p: IdentifierPolicy, placeholders: bool) -> Bo
     return np.array(flags, dtype=bool).reshape(keys.shape)
 
 
-def key_text(fields: Mapping[str, Field], p: IdentifierPolicy, index: Any = slice(None)) -> StrArray:
+def key_text(
+    fields: Mapping[str, Field], p: IdentifierPolicy, index: Any = slice(None)
+) -> StrArray:
     """The normalized key text of rule ``p`` for the records at ``index`` (``""``: no key)."""
     ok: BoolArray | None = None
     key: StrArray | None = None
@@ -339,7 +343,9 @@ def compute_keys(table: RecordTable, policy: StitchingPolicy) -> Keys:
             sup, sup_ok = _combine(prefix_hashes, fields, p.corroborate, n)
             support[p.kind] = np.where(sup_ok, sup, -1)
         bad = np.zeros(n, bool)
-        explicit = p.blocked_values or p.blocked_prefixes or p.blocked_suffixes or p.blocked_patterns
+        explicit = (
+            p.blocked_values or p.blocked_prefixes or p.blocked_suffixes or p.blocked_patterns
+        )
         if ok.any() and (explicit or len(p.fields) == 1):  # placeholders: single fields only
             sel = np.flatnonzero(ok)
             bad[sel] = _blocked_mask(key_text(fields, p, sel), p, policy.block_placeholders)

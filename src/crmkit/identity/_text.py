@@ -96,9 +96,7 @@ def map_unique(arr: StrArray, fn: Callable[[str], Any], dtype: Any = str) -> np.
     return compact(res) if res.dtype.kind == "U" else res
 
 
-def map_values(
-    arr: StrArray, fn: Callable[[str], tuple[str, str]]
-) -> tuple[StrArray, StrArray]:
+def map_values(arr: StrArray, fn: Callable[[str], tuple[str, str]]) -> tuple[StrArray, StrArray]:
     """``fn`` (returning a value and a note) applied once per distinct string of ``arr``."""
     if arr.size == 0:
         e = np.empty(0, "<U1")

@@ -156,7 +156,8 @@ def main() -> None:
         print(f"scale: {m['n']} records resolved in {m['wall']:.1f} s wall / {m['cpu']:.1f} s CPU "
               f"(target <= 60 s); peak RSS while resolving {m['peak_gb']:.2f} GB, of which "
               f"{m['base_gb']:.2f} GB held before (the records); target <= 4 GB; "
-              f"precision {m['precision']:.4f} recall {m['recall']:.4f} F1 {m['f1']:.4f}")  # fmt: skip
+              f"precision {m['precision']:.4f} recall {m['recall']:.4f} "
+              f"F1 {m['f1']:.4f}")  # fmt: skip
         print(f"incremental: {m['n_add']} records added to {m['n']} in {m['inc']:.2f} s; "
               f"equal to resolving all at once: {m['same']}")  # fmt: skip
 

@@ -133,7 +133,9 @@ def step_segmentation(run: DemoRun) -> None:
     feats = customer_features(orders, as_of=run.as_of)
     stages, n = np.unique(lifecycle_stages(feats), return_counts=True)
     run.say(heading("Lifecycle stages"))
-    run.say(table(["stage", "customers"], [[str(s), int(c)] for s, c in zip(stages, n, strict=True)]))
+    run.say(
+        table(["stage", "customers"], [[str(s), int(c)] for s, c in zip(stages, n, strict=True)])
+    )
     rule = And(
         all=(
             Compare(field="n_orders", cmp="ge", value=3),
@@ -156,7 +158,7 @@ def step_loyalty(run: DemoRun) -> None:
     clock = loyalty.ProgramClock(timezone="Europe/Berlin")
     ids, codes = loyalty.member_codes(orders.customer_id)
     rule = loyalty.EarnRule(rounding="floor")
-    expiry = loyalty.ExpiryRule(mode="end_of_month", offset=12)
+    expiry = loyalty.ExpiryRule(mode="after_days", days=365)
     with Progress.task(f"earning points and evaluating tiers for {ids.size:,} members"):
         earned = loyalty.earn_points(rule, orders, codes=codes, clock=clock, expiry=expiry)
         policy = loyalty.TierPolicy(
@@ -172,11 +174,19 @@ def step_loyalty(run: DemoRun) -> None:
         first = np.full(ids.size, run.as_of)
         np.minimum.at(first, codes, orders.placed_at)
         status = loyalty.evaluate_tiers(
-            policy, loyalty.TierState.start(first), run.as_of,
-            codes=codes, at=orders.placed_at, values=orders.total_minor,
+            policy,
+            loyalty.TierState.start(first),
+            run.as_of,
+            codes=codes,
+            at=orders.placed_at,
+            values=orders.total_minor,
         )
-    live = earned.expires_at > run.as_of
-    soon = live & (earned.expires_at <= run.as_of + np.timedelta64(30, "D"))
+    expires = earned.expires_at
+    if expires is None:  # a program whose points never expire
+        live, soon = np.ones(len(earned.points), bool), np.zeros(len(earned.points), bool)
+    else:
+        live = expires > run.as_of
+        soon = live & (expires <= run.as_of + np.timedelta64(30, "D"))
     run.say(heading("Loyalty: tiers and points"))
     dist = status.distribution(policy)
     run.say(table(["tier", "members"], [[str(k), int(v)] for k, v in dist.items()]))
@@ -208,24 +218,30 @@ def step_targeting(run: DemoRun) -> None:
         )[inverse]
         consents = ConsentColumns(**cols)
     lapsing = win_back(
-        orders, now=run.as_of, customer_id=run.clv_customer, p_alive=run.p_alive,
+        orders,
+        now=run.as_of,
+        customer_id=run.clv_customer,
+        p_alive=run.p_alive,
         p_alive_threshold=0.3,
     )
     rules = Eligibility(
-        channel="email", cooldown_hours=72,
+        channel="email",
+        cooldown_hours=72,
         caps=[FrequencyCap(max_contacts=1, window_hours=7 * 24)],
     )
     elig = rules.evaluate(
-        lapsing.customer_id, send_at=run.as_of, consents=consents, orders=orders,
+        lapsing.customer_id,
+        send_at=run.as_of,
+        consents=consents,
+        orders=orders,
         contacts=ContactColumns.empty(),
     )
     hold = assign_holdout(elig.customer_id[elig.eligible], salt=f"demo-winback-{run.seed}")
     treat = hold.members("treatment")
     # Value of a contact: an assumed 5 % uplift on the customer's CLV, minus contact and voucher.
-    clv_by_customer = dict(
-        zip((run.clv_customer if run.clv_customer is not None else []).tolist(),
-            (run.clv if run.clv is not None else []).tolist(), strict=True)
-    )
+    clv_by_customer: dict[str, float] = {}
+    if run.clv_customer is not None and run.clv is not None:
+        clv_by_customer = dict(zip(run.clv_customer.tolist(), run.clv.tolist(), strict=True))
     clv_eur = np.array([clv_by_customer.get(str(c), 0.0) / 100 for c in treat])
     value = expected_incremental_value(
         np.full(treat.size, 0.05), clv_eur, contact_cost=0.10, incentive_cost=2.0

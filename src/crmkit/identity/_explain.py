@@ -146,7 +146,7 @@ def explain(graph: IdentityGraph, record_a: str, record_b: str) -> Explanation:
         if p.scored:
             continue
         ka, kb = graph.keys.code[p.kind][both]
-        ba, bb = graph.keys.blocked[p.kind][both]
+        ba, bb = graph.keys.blocked_mask[p.kind][both]
         if not ((ka >= 0 and ka == kb) or (ba and bb)):
             continue
         ta, tb = key_text(graph.keys.fields, p, both).tolist()

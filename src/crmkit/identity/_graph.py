@@ -226,7 +226,10 @@ class IdentityGraph:
 
         return Keys(
             code={k: _put(a, idx, upd.code[k]) for k, a in old.code.items()},
-            blocked={k: _put(a, idx, upd.blocked[k]) for k, a in old.blocked.items()},
+            blocked_mask={
+                k: _put(a, idx, upd.blocked_mask[k]) for k, a in old.blocked_mask.items()
+            },
+            policy=old.policy,
             support={k: _put(a, idx, upd.support[k]) for k, a in old.support.items()},
             fields={
                 k: Field(

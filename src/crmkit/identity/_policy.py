@@ -227,8 +227,9 @@ class StitchingPolicy:
     def default(cls) -> StitchingPolicy:
         """Blocked values, limits (customer_id 1 ever, loyalty_card 1, email 5, phone 3), merge
         protection (immutable customer ids, at most 50 records per entity, a shared email or phone
-        links only records with the same first name) and two composite rules
-        (name + birth date, name + street + postcode)."""
+        links only records with the same first initial), two composite rules (name + birth date,
+        name + street + postcode) and the scored rule ``fellegi_sunter`` of probabilistic links
+        (match probability >= 0.99)."""
         common = PLACEHOLDERS
         return cls(
             identifiers=(
@@ -259,6 +260,8 @@ class StitchingPolicy:
                     fields=("first_name", "last_name", "street", "postcode"),
                     priority=5,
                 ),
+                # probabilistic links (crmkit.identity.linkage), under the same limits
+                IdentifierPolicy(kind="fellegi_sunter", scored=True, priority=6, min_score=0.99),
             )
         )
 
@@ -269,7 +272,13 @@ class StitchingPolicy:
         base = cls.default()
         return cls(
             identifiers=tuple(
-                IdentifierPolicy(kind=p.kind, fields=p.fields, priority=p.priority)
+                IdentifierPolicy(
+                    kind=p.kind,
+                    fields=p.fields,
+                    priority=p.priority,
+                    scored=p.scored,
+                    min_score=p.min_score,
+                )
                 for p in base.identifiers
             ),
             max_entity_size=None,

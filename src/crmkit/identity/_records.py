@@ -212,15 +212,32 @@ class Keys:
     """
 
     code: Mapping[str, IntArray]
-    blocked: Mapping[str, BoolArray]
+    blocked_mask: Mapping[str, BoolArray]
     fields: Mapping[str, Field]
     support: Mapping[str, IntArray]  # per rule with corroboration: code of those fields (-1: none)
+    policy: StitchingPolicy
+
+    @property
+    def blocked(self) -> Mapping[str, StrArray]:
+        """Per rule: the blocked key text where a value was blocked, ``""`` otherwise (rebuilt
+        from the normalized fields on each access)."""
+        out: dict[str, StrArray] = {}
+        for kind, mask in self.blocked_mask.items():
+            text = np.full(mask.size, "", dtype="<U1")
+            if mask.any():
+                sel = np.flatnonzero(mask)
+                hit = key_text(self.fields, self.policy.get(kind), sel)
+                text = text.astype(hit.dtype)
+                text[sel] = hit
+            out[kind] = text
+        return out
 
     def take(self, index: Any) -> Keys:
         return Keys(
             support={k: a[index] for k, a in self.support.items()},
             code={k: a[index] for k, a in self.code.items()},
-            blocked={k: a[index] for k, a in self.blocked.items()},
+            blocked_mask={k: a[index] for k, a in self.blocked_mask.items()},
+            policy=self.policy,
             fields={k: f.take(index) for k, f in self.fields.items()},
         )
 
@@ -229,7 +246,10 @@ class Keys:
         return Keys(
             support={k: np.concatenate([a.support[k], b.support[k]]) for k in a.support},
             code={k: np.concatenate([a.code[k], b.code[k]]) for k in a.code},
-            blocked={k: np.concatenate([a.blocked[k], b.blocked[k]]) for k in a.blocked},
+            blocked_mask={
+                k: np.concatenate([a.blocked_mask[k], b.blocked_mask[k]]) for k in a.blocked_mask
+            },
+            policy=a.policy,
             fields={k: Field.concat(a.fields[k], b.fields[k]) for k in a.fields},
         )
 
@@ -351,4 +371,4 @@ def compute_keys(table: RecordTable, policy: StitchingPolicy) -> Keys:
             bad[sel] = _blocked_mask(key_text(fields, p, sel), p, policy.block_placeholders)
         blocked[p.kind] = bad
         codes[p.kind] = np.where(ok & ~bad, code, -1)
-    return Keys(code=codes, blocked=blocked, fields=fields, support=support)
+    return Keys(code=codes, blocked_mask=blocked, fields=fields, support=support, policy=policy)

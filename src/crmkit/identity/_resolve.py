@@ -48,6 +48,7 @@ def resolve(
     policy: StitchingPolicy | None = None,
     decisions: Iterable[Decision] = (),
     graph: IdentityGraph | None = None,
+    linkage: bool = True,
 ) -> Resolution:
     """Resolve ``records`` into entities, deterministically, under ``policy``.
 
@@ -61,6 +62,9 @@ def resolve(
 
     ``decisions``: human decisions to apply (see [`Decision`][crmkit.identity.Decision]).
     ``graph``: an existing graph to resolve against incrementally (its policy is used).
+    ``linkage``: also link records probabilistically (Fellegi–Sunter, see
+    [`crmkit.identity.linkage`][crmkit.identity.linkage]) when the policy declares the scored rule
+    ``fellegi_sunter`` and the graph holds enough records to train on.
 
     Example:
         >>> res = resolve({"record_id": ["web:1", "shop:9", "pos:3"],
@@ -73,9 +77,13 @@ def resolve(
     from crmkit.identity._records import read_records
 
     graph = (graph or IdentityGraph.empty(policy)).add(records)
+    ids = read_records(records, graph.policy).record_id
+    if linkage and any(p.scored and p.kind == "fellegi_sunter" for p in graph.policy.identifiers):
+        from crmkit.identity.linkage._crm import link_graph
+
+        graph = link_graph(graph, np.isin(graph.records.record_id, ids))
     for d in decisions:
         graph = graph.decide(d)
-    ids = read_records(records, graph.policy).record_id
     links = graph.links()
     return Resolution(
         record_id=ids,

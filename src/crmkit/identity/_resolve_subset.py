@@ -194,7 +194,7 @@ def _audit(
         )
     if changed.size:
         ch_local = np.searchsorted(idx, changed)
-        for kind, blocked in graph.keys.blocked.items():
+        for kind, blocked in graph.keys.blocked_mask.items():
             hit = blocked[changed]
             if not hit.any():
                 continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -114,6 +115,10 @@ class OrderLine:
         return gross if self.discount is None else gross - self.discount
 
 
+def _order_lines(items: Iterable[OrderLine]) -> tuple[OrderLine, ...]:
+    return tuple(items)
+
+
 @attrs.frozen(kw_only=True)
 class Order:
     """An order: lines plus shipping and tax, all in the order's currency.
@@ -135,7 +140,7 @@ class Order:
     customer_id: str = attrs.field(validator=non_empty)
     placed_at: dt.datetime = attrs.field(validator=aware)
     currency: str
-    lines: tuple[OrderLine, ...] = attrs.field(converter=tuple)
+    lines: tuple[OrderLine, ...] = attrs.field(converter=_order_lines)
     status: OrderStatus = attrs.field(default=OrderStatus.COMPLETED, converter=OrderStatus)
     channel: str = attrs.field(default="web", validator=snake_case)
     shipping: Money | None = None
@@ -202,6 +207,10 @@ class ReturnLine:
     quantity: int = attrs.field(validator=positive_int)
 
 
+def _return_lines(items: Iterable[ReturnLine]) -> tuple[ReturnLine, ...]:
+    return tuple(items)
+
+
 @attrs.frozen(kw_only=True)
 class Return:
     """A return or refund against an order. ``refund`` is a non-negative amount paid back.
@@ -219,5 +228,5 @@ class Return:
     customer_id: str = attrs.field(validator=non_empty)
     at: dt.datetime = attrs.field(validator=aware)
     refund: Money = attrs.field(validator=_non_negative_money)
-    lines: tuple[ReturnLine, ...] = attrs.field(default=(), converter=tuple)
+    lines: tuple[ReturnLine, ...] = attrs.field(default=(), converter=_return_lines)
     reason: str | None = attrs.field(default=None, validator=optional_text)

@@ -92,6 +92,10 @@ class Identifier:
     value: str = attrs.field(validator=non_empty)
 
 
+def _identifiers(items: Iterable[Identifier]) -> tuple[Identifier, ...]:
+    return tuple(items)
+
+
 @attrs.frozen(kw_only=True)
 class SourceRecord:
     """A customer as one channel saw them: one signup, checkout, loyalty card or ticket.
@@ -116,7 +120,7 @@ class SourceRecord:
     birth_date: dt.date | None = attrs.field(default=None, validator=optional_date)
     address: Address | None = None
     country: str | None = attrs.field(default=None, validator=country)
-    identifiers: tuple[Identifier, ...] = attrs.field(default=(), converter=tuple)
+    identifiers: tuple[Identifier, ...] = attrs.field(default=(), converter=_identifiers)
     attributes: dict[str, Scalar] = attrs.field(
         factory=dict, converter=freeze_mapping, validator=scalars, hash=False
     )
@@ -141,7 +145,7 @@ class Customer:
 
     customer_id: str = attrs.field(validator=non_empty)
     created_at: dt.datetime = attrs.field(validator=aware)
-    identifiers: tuple[Identifier, ...] = attrs.field(default=(), converter=tuple)
+    identifiers: tuple[Identifier, ...] = attrs.field(default=(), converter=_identifiers)
     first_name: str | None = attrs.field(default=None, validator=optional_text)
     last_name: str | None = attrs.field(default=None, validator=optional_text)
     email: str | None = attrs.field(default=None, validator=optional_text)

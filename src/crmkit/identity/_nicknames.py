@@ -16,13 +16,12 @@ __all__ = ["nicknames"]
 def nicknames() -> Mapping[str, str]:
     """The nickname → canonical given name table (lower case, without accents).
 
-    Examples:
     Built from the package's nickname table (formal name → its nicknames, shared with the
     synthetic shop). A nickname of exactly one formal name maps to that name; a nickname of
     several (``chris``: Christopher, Christine, ...) is left as it is, so it never joins two
     different given names.
 
-    Example:
+    Examples:
         >>> nicknames()["bill"]
         'william'
         >>> "chris" in nicknames()

@@ -7,7 +7,7 @@ capability skip when the store does not declare it; known gaps are declared in
 
 This package imports pytest and Hypothesis: install ``crmkit[test]`` to use it.
 
-Example:
+Examples:
     >>> import pytest
     >>> from crmkit.storage.memory import MemoryStore
     >>> class TestMemoryStore(StoreConformance):
@@ -66,7 +66,7 @@ class StoreConformance(
     Set ``expected_failures = {"test_name": "why it fails here"}`` on the subclass for known
     gaps; they run as strict xfail. The names are those in ``crmkit.testing.CHECKS``.
 
-    Example:
+    Examples:
         >>> issubclass(StoreConformance, ErasureChecks)
         True
     """

@@ -191,3 +191,14 @@ def test_erase_removes_the_customer_from_every_snapshot(store: Store) -> None:
         snap = S.load_snapshot(store, "rfm", t)
         assert snap.customer_ids == ("b",)
         assert snap.labels == ("Lost",)
+
+
+def test_an_empty_snapshot_compares_to_a_full_one(store: Store) -> None:
+    """A segment that was empty at its first snapshot: everyone in the second one joined."""
+    S.save_snapshot(store, S.MembershipSnapshot(segment="new", as_of=T0, customer_ids=()))
+    later = T0 + dt.timedelta(days=1)
+    S.save_snapshot(
+        store, S.MembershipSnapshot(segment="new", as_of=later, customer_ids=("b", "a"))
+    )
+    assert S.load_snapshot(store, "new", T0).customer_ids == ()
+    assert S.snapshot_transitions(store, "new").who("", "new").tolist() == ["a", "b"]

@@ -398,8 +398,9 @@ def delete_snapshot(store: Store, segment: str, as_of: dt.datetime) -> int:
     return n
 
 
-def _labels(snap: MembershipSnapshot) -> tuple[str, ...]:
-    return snap.labels or (snap.segment,) * len(snap.customer_ids)
+def _columns(snap: MembershipSnapshot) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    labels = snap.labels or (snap.segment,) * len(snap.customer_ids)
+    return np.asarray(snap.customer_ids, dtype=str), np.asarray(labels, dtype=str)
 
 
 def snapshot_transitions(
@@ -435,4 +436,4 @@ def snapshot_transitions(
         before = times[-2] if before is None else before
         after = times[-1] if after is None else after
     a, b = load_snapshot(store, segment, before), load_snapshot(store, segment, after)
-    return transitions(a.customer_ids, _labels(a), b.customer_ids, _labels(b))
+    return transitions(*_columns(a), *_columns(b))

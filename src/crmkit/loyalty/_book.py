@@ -68,7 +68,7 @@ class LoyaltyBook:
     store and the program's [`LedgerPolicy`][crmkit.loyalty.LedgerPolicy]; several books (and
     processes, with a multi-process store) may work on the same store.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> from crmkit.storage.memory import MemoryStore
         >>> from crmkit.loyalty import Burn, Earn
@@ -106,7 +106,7 @@ class LoyaltyBook:
     def account(self, member_id: str) -> MemberAccount:
         """The member's stored account (an empty one for a member never seen).
 
-        Example:
+        Examples:
             >>> from crmkit.storage.memory import MemoryStore
             >>> LoyaltyBook(MemoryStore()).account("m-9").balance
             0
@@ -117,7 +117,7 @@ class LoyaltyBook:
     def entries(self, member_id: str) -> list[LedgerEntry]:
         """The member's ledger entries in ``(at, key)`` order.
 
-        Example:
+        Examples:
             >>> from crmkit.storage.memory import MemoryStore
             >>> LoyaltyBook(MemoryStore()).entries("m-9")
             []
@@ -128,7 +128,7 @@ class LoyaltyBook:
     def balance(self, member_id: str, *, at: dt.datetime | None = None) -> Balance:
         """Usable and pending points at ``at`` (default: now), replayed from the stored ledger.
 
-        Example:
+        Examples:
             >>> from crmkit.storage.memory import MemoryStore
             >>> LoyaltyBook(MemoryStore()).balance("m-9").total
             0
@@ -143,7 +143,7 @@ class LoyaltyBook:
 
         A key the account has seen changes nothing and returns ``replayed=True``.
 
-        Example:
+        Examples:
             >>> import datetime as dt
             >>> from crmkit.storage.memory import MemoryStore
             >>> from crmkit.loyalty import Earn, Transfer
@@ -161,7 +161,7 @@ class LoyaltyBook:
     def apply_all(self, ops: Iterable[Operation]) -> list[LedgerOutcome | TransferOutcome]:
         """Apply operations in order, all in one transaction: if one fails, none is kept.
 
-        Example:
+        Examples:
             >>> import datetime as dt
             >>> from crmkit.storage.memory import MemoryStore
             >>> from crmkit.loyalty import Burn, Earn, InsufficientPointsError
@@ -207,7 +207,7 @@ class LoyaltyBook:
     def claims(self, member_id: str) -> list[ClaimRecord]:
         """The rewards the member claimed, in time order.
 
-        Example:
+        Examples:
             >>> from crmkit.storage.memory import MemoryStore
             >>> LoyaltyBook(MemoryStore()).claims("m-9")
             []
@@ -222,7 +222,7 @@ class LoyaltyBook:
 
         The per-member limit counts the member's stored claims of the reward.
 
-        Example:
+        Examples:
             >>> import datetime as dt
             >>> from crmkit.storage.memory import MemoryStore
             >>> from crmkit.loyalty import Earn
@@ -263,7 +263,7 @@ class LoyaltyBook:
     def add_coupons(self, coupons: Iterable[Coupon]) -> int:
         """Store coupons; a code already stored keeps its uses and takes the new terms.
 
-        Example:
+        Examples:
             >>> from crmkit.storage.memory import MemoryStore
             >>> LoyaltyBook(MemoryStore()).add_coupons([Coupon(code="A"), Coupon(code="B")])
             2
@@ -280,7 +280,7 @@ class LoyaltyBook:
     def coupon(self, code: str) -> CouponState:
         """A stored coupon with its redemptions (erased members show as ``ERASED_MEMBER``).
 
-        Example:
+        Examples:
             >>> from crmkit.storage.memory import MemoryStore
             >>> book = LoyaltyBook(MemoryStore())
             >>> _ = book.add_coupons([Coupon(code="WELCOME", max_uses=5)])
@@ -299,7 +299,7 @@ class LoyaltyBook:
     def redeem(self, code: str, *, member_id: str, key: str, at: dt.datetime) -> CouponState:
         """Redeem a stored coupon; the same key twice redeems once.
 
-        Example:
+        Examples:
             >>> import datetime as dt
             >>> from crmkit.storage.memory import MemoryStore
             >>> t = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
@@ -324,7 +324,7 @@ class LoyaltyBook:
     def save_tiers(self, member_id: Any, state: TierState) -> int:
         """Store each member's row of ``state`` (aligned with ``member_id``), atomically.
 
-        Example:
+        Examples:
             >>> import numpy as np
             >>> from crmkit.storage.memory import MemoryStore
             >>> s = TierState.start(np.array(["2024-01-01", "2024-02-01"], "datetime64[us]"))
@@ -339,7 +339,7 @@ class LoyaltyBook:
         A member without a stored state is an error: start new members with
         ``TierState.start`` and save them.
 
-        Example:
+        Examples:
             >>> import numpy as np
             >>> from crmkit.storage.memory import MemoryStore
             >>> book = LoyaltyBook(MemoryStore())

@@ -53,7 +53,7 @@ _NAT = np.datetime64("NaT", "us")
 class MemberTier:
     """One member's row of a [`TierState`][crmkit.loyalty.TierState], as a store keeps it.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> t = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
         >>> MemberTier(member_id="m-1", tier=2, since=t, joined_at=t).floor
@@ -74,7 +74,7 @@ class MemberTier:
 class CouponUse:
     """One use of a coupon: its idempotency key and time, without the member.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> CouponUse(key="order-7", at=dt.datetime(2024, 1, 2, tzinfo=dt.UTC)).key
         'order-7'
@@ -92,7 +92,7 @@ def _uses(values: Iterable[CouponUse]) -> tuple[CouponUse, ...]:
 class CouponRecord:
     """A coupon and the uses made of it, as a store keeps them (who used it is kept apart).
 
-    Example:
+    Examples:
         >>> CouponRecord(coupon=Coupon(code="WELCOME10")).uses
         ()
     """
@@ -105,7 +105,7 @@ class CouponRecord:
 class ClaimRecord:
     """A reward a member bought with points: which, under which key, when, and the code.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> ClaimRecord(reward_id="tote", member_id="m-1", key="claim-1", code="ABCD2345EFGH",
         ...             at=dt.datetime(2024, 3, 1, tzinfo=dt.UTC)).code
@@ -169,7 +169,7 @@ REWARD_CLAIMS: CollectionSpec[ClaimRecord] = CollectionSpec(
 def documents(store: Store, spec: CollectionSpec[Any]) -> DocumentCollection[Any]:
     """The store's collection for ``spec``; a store without ``documents`` is refused.
 
-    Example:
+    Examples:
         >>> from crmkit.storage.memory import MemoryStore
         >>> documents(MemoryStore(), ACCOUNTS).count()
         0
@@ -205,7 +205,7 @@ def _to_times(values: list[dt.datetime | None]) -> np.ndarray[Any, Any]:
 def tier_records(member_id: Any, state: TierState) -> list[MemberTier]:
     """One [`MemberTier`][crmkit.loyalty.MemberTier] per row of ``state``, for ``member_id``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> s = TierState.start(np.array(["2024-01-01"], "datetime64[us]"))
         >>> tier_records(["m-1"], s)[0].tier
@@ -244,7 +244,7 @@ def tier_records(member_id: Any, state: TierState) -> list[MemberTier]:
 def tier_state(records: list[MemberTier]) -> TierState:
     """The [`TierState`][crmkit.loyalty.TierState] with one row per record, in their order.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> s = TierState.start(np.array(["2024-01-01"], "datetime64[us]"))
         >>> tier_state(tier_records(["m-1"], s)).joined_at.tolist() == s.joined_at.tolist()

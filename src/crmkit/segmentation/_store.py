@@ -62,7 +62,7 @@ def _version(inst: object, attr: attrs.Attribute[int], value: int) -> None:
 class SegmentVersion:
     """One saved version of a segment definition.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> from crmkit.segmentation import Exists
         >>> d = SegmentDefinition(name="has-email", condition=Exists(field="email"))
@@ -80,7 +80,7 @@ class SegmentVersion:
 class SnapshotInfo:
     """One snapshot of a segment: its instant, its size when saved, whether it has labels.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> SnapshotInfo(as_of=dt.datetime(2024, 1, 1, tzinfo=dt.UTC), size=3).labelled
         False
@@ -99,7 +99,7 @@ def _infos(values: Iterable[SnapshotInfo]) -> tuple[SnapshotInfo, ...]:
 class SnapshotIndex:
     """The snapshots kept for one segment, oldest first (no customer ids: not personal data).
 
-    Example:
+    Examples:
         >>> SnapshotIndex(segment="rfm").snapshots
         ()
     """
@@ -112,7 +112,7 @@ class SnapshotIndex:
 class SnapshotMember:
     """One customer of one snapshot, with its label (``""`` for a plain membership).
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> SnapshotMember(segment="rfm", as_of=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
         ...                customer_id="c-1", label="Loyal").label
@@ -176,7 +176,7 @@ def save_definition(store: Store, definition: SegmentDefinition, *, at: dt.datet
 
     Saving a definition equal to the latest version writes nothing and returns that version.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> from crmkit.storage.memory import MemoryStore
         >>> from crmkit.segmentation import Compare
@@ -209,7 +209,7 @@ def save_definition(store: Store, definition: SegmentDefinition, *, at: dt.datet
 def load_definition(store: Store, name: str, *, version: int | None = None) -> SegmentVersion:
     """The latest (or the given) version of a definition; ``NotFoundError`` when there is none.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> from crmkit.storage.memory import MemoryStore
         >>> from crmkit.segmentation import Exists
@@ -235,7 +235,7 @@ def load_definition(store: Store, name: str, *, version: int | None = None) -> S
 def definition_history(store: Store, name: str) -> list[SegmentVersion]:
     """Every saved version of a definition, oldest first (empty for an unknown name).
 
-    Example:
+    Examples:
         >>> from crmkit.storage.memory import MemoryStore
         >>> definition_history(MemoryStore(), "vip")
         []
@@ -251,7 +251,7 @@ def definition_history(store: Store, name: str) -> list[SegmentVersion]:
 def list_definitions(store: Store) -> list[SegmentVersion]:
     """The latest version of every saved definition, by name.
 
-    Example:
+    Examples:
         >>> from crmkit.storage.memory import MemoryStore
         >>> list_definitions(MemoryStore())
         []
@@ -280,7 +280,7 @@ def save_snapshot(store: Store, snapshot: MembershipSnapshot) -> SnapshotInfo:
 
     Each customer becomes one document owned by that customer, so erasure removes them.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> from crmkit.storage.memory import MemoryStore
         >>> store = MemoryStore()
@@ -322,7 +322,7 @@ def save_snapshot(store: Store, snapshot: MembershipSnapshot) -> SnapshotInfo:
 def snapshot_times(store: Store, segment: str) -> tuple[dt.datetime, ...]:
     """The instants (UTC) at which ``segment`` was snapshotted, oldest first.
 
-    Example:
+    Examples:
         >>> from crmkit.storage.memory import MemoryStore
         >>> snapshot_times(MemoryStore(), "vip")
         ()
@@ -355,7 +355,7 @@ def load_snapshot(
 
     Customers erased since the snapshot was saved are no longer in it.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> from crmkit.storage.memory import MemoryStore
         >>> store = MemoryStore()
@@ -378,7 +378,7 @@ def load_snapshot(
 def delete_snapshot(store: Store, segment: str, as_of: dt.datetime) -> int:
     """Delete one snapshot (retention); returns how many member documents went.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> from crmkit.storage.memory import MemoryStore
         >>> store = MemoryStore()
@@ -414,7 +414,7 @@ def snapshot_transitions(
     By default the two latest snapshots. Unlabelled snapshots use the segment's name as the
     label, so ``count("", segment)`` is who joined and ``count(segment, "")`` who left.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> from crmkit.storage.memory import MemoryStore
         >>> store = MemoryStore()

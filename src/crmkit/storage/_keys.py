@@ -29,7 +29,7 @@ def compound_key(*parts: str | dt.datetime) -> str:
     Distinct tuples of parts give distinct keys; datetimes become fixed-width UTC ISO strings,
     so keys sharing their leading parts sort in time order.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> compound_key("vip/gold", dt.datetime(2024, 1, 1, 1, tzinfo=dt.timezone.utc), "c-1")
         'vip%2Fgold/2024-01-01T01:00:00.000000/c-1'

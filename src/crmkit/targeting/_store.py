@@ -65,7 +65,7 @@ class AudienceRecord:
     ``counts`` are the numbers per reason when the audience was saved (as
     ``EligibilityResult.counts()``); they are not updated by later erasures.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> AudienceRecord(audience_id="winback-05", campaign_id="winback",
         ...                send_at=dt.datetime(2024, 5, 6, 9, tzinfo=dt.UTC),
@@ -84,7 +84,7 @@ class AudienceRecord:
 class AudienceMember:
     """One customer of an audience: ``reason`` ``""`` when eligible, else why not and until when.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> AudienceMember(audience_id="a", customer_id="c-1", reason="quiet_hours",
         ...                send_at=dt.datetime(2024, 5, 6, 9, tzinfo=dt.UTC),
@@ -103,7 +103,7 @@ class AudienceMember:
 class HoldoutRecord:
     """A campaign's holdout: the salt, the fractions, and when it was first saved.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> HoldoutRecord(campaign_id="winback", salt="winback-2024-05",
         ...               fractions={"treatment": 0.9, "control": 0.1},
@@ -121,7 +121,7 @@ class HoldoutRecord:
 class HoldoutMember:
     """One customer's group in a campaign's holdout.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> HoldoutMember(campaign_id="winback", customer_id="c-1", group="control",
         ...               created_at=dt.datetime(2024, 5, 1, tzinfo=dt.UTC)).group
@@ -138,7 +138,7 @@ class HoldoutMember:
 class StoredAudience:
     """An audience read back: its header and the per-customer result (customers by id).
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> from crmkit.storage.memory import MemoryStore
         >>> store = MemoryStore()
@@ -244,7 +244,7 @@ def save_audience(
 ) -> AudienceRecord:
     """Keep an audience (replacing one with the same id), atomically; returns its header.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> from crmkit.storage.memory import MemoryStore
         >>> store = MemoryStore()
@@ -289,7 +289,7 @@ def save_audience(
 def load_audience(store: Store, audience_id: str) -> StoredAudience:
     """An audience read back: header and per-customer reasons (erased customers are gone).
 
-    Example:
+    Examples:
         >>> from crmkit.storage.memory import MemoryStore
         >>> try:
         ...     load_audience(MemoryStore(), "nope")
@@ -327,7 +327,7 @@ def save_holdout(
     group, salt or fractions raises ``ConflictError``: a running experiment's split must not
     change).
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> from crmkit.storage.memory import MemoryStore
         >>> from crmkit.targeting import assign_holdout
@@ -384,7 +384,7 @@ def save_holdout(
 def load_holdout(store: Store, campaign_id: str) -> HoldoutAssignment:
     """A campaign's stored holdout, customers sorted by id (erased customers are gone).
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> from crmkit.storage.memory import MemoryStore
         >>> from crmkit.targeting import assign_holdout
@@ -419,7 +419,7 @@ def load_holdout(store: Store, campaign_id: str) -> HoldoutAssignment:
 def contact_log_start(rules: Eligibility, send_at: Any) -> dt.datetime | None:
     """The earliest contact time the rules' frequency caps look at (``None``: no caps).
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> from crmkit.targeting import FrequencyCap
         >>> rules = Eligibility(channel="email", caps=[FrequencyCap(max_contacts=2,
@@ -451,7 +451,7 @@ def eligibility_from_store(
     cooldown window. Suppressions come from the host (e.g.
     ``suppressions_from_contacts(store.contacts.columns())``).
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> from crmkit.model import Consent
         >>> from crmkit.storage.memory import MemoryStore
@@ -498,7 +498,7 @@ def log_contacts(
     The contact id is ``compound_key(campaign_id, channel, customer_id, at)``, so logging the
     same send twice keeps one contact each.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> from crmkit.storage.memory import MemoryStore
         >>> store = MemoryStore()

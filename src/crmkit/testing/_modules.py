@@ -112,7 +112,7 @@ def _module_data(store: Store, customer_id: str, *, partner: str) -> None:
 class ModuleChecks(KitBase):
     """Segment snapshots, the loyalty book, audiences and holdouts work on the adapter.
 
-    Example:
+    Examples:
         >>> "test_erase_removes_module_data" in dir(ModuleChecks)
         True
     """

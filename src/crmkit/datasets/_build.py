@@ -34,7 +34,13 @@ from crmkit.datasets._commerce import (
     draft_orders,
     draft_returns,
 )
-from crmkit.datasets._config import BetaGeoParams, GammaGammaParams, ShopBehaviour, ShopNoise
+from crmkit.datasets._config import (
+    BetaGeoParams,
+    GammaGammaParams,
+    ShopBehaviour,
+    ShopNoise,
+    ShopTaste,
+)
 from crmkit.datasets._people import draw_people
 from crmkit.datasets._process import draw_purchases
 from crmkit.datasets._records import (
@@ -48,6 +54,7 @@ from crmkit.datasets._records import (
 )
 from crmkit.datasets._shop import SyntheticShop
 from crmkit.datasets._strings import digits, join
+from crmkit.datasets._taste import draw_taste, replenishment_rows
 from crmkit.datasets._truth import ShopTruth
 from crmkit.errors import InvalidInputError
 from crmkit.model import MINOR_UNITS
@@ -148,6 +155,7 @@ def synthetic_shop(
     spend: GammaGammaParams | None = None,
     noise: ShopNoise | None = None,
     behaviour: ShopBehaviour | None = None,
+    taste: ShopTaste | None = None,
     n_products: int = 200,
 ) -> SyntheticShop:
     """A deterministic synthetic shop of ``n_customers`` persons with its ground truth.
@@ -169,6 +177,7 @@ def synthetic_shop(
         spend: spend process; defaults to ``GammaGammaParams()``.
         noise: noise rates; defaults to ``ShopNoise()``.
         behaviour: channel use, cancellations, returns, events, consents; ``ShopBehaviour()``.
+        taste: taste clusters, product affinities and consumables; ``ShopTaste()``.
         n_products: size of the product catalog.
 
     Example:
@@ -193,7 +202,8 @@ def synthetic_shop(
     spend = spend or GammaGammaParams()
     noise = noise or ShopNoise()
     behaviour = behaviour or ShopBehaviour()
-    streams = v.as_rng(rng).spawn(8)
+    taste = taste or ShopTaste()
+    streams = v.as_rng(rng).spawn(10)
     start_us = int(start64.astype(np.int64))
     window = float((end64 - start64) / np.timedelta64(1, "us")) / _DAY_US
     scale = 10 ** MINOR_UNITS[currency]
@@ -264,6 +274,9 @@ def synthetic_shop(
     clock.lap("records")
     # orders and lines, returns
     catalog = make_catalog(n_products, currency=currency, rng=streams[4])
+    likes = draw_taste(n, catalog, purchases.lam, taste, streams[8])
+    replenish = replenishment_rows(purchases.person, purchases.day, likes, taste, streams[8])
+    clock.lap("tastes")
     od = draft_orders(
         purchases.person,
         purchases.day,
@@ -272,6 +285,8 @@ def synthetic_shop(
         window_days=window,
         minor_scale=scale,
         catalog=catalog,
+        taste=likes,
+        replenish=replenish,
         behaviour=behaviour,
         rng=streams[5],
     )
@@ -359,6 +374,7 @@ def synthetic_shop(
         spend=spend,
         noise=noise,
         behaviour=behaviour,
+        taste_params=taste,
         person_id=_ids("p", n),
         first_name=people.first,
         last_name=people.last,
@@ -376,10 +392,20 @@ def synthetic_shop(
         household=people.household,
         namesake_of=people.namesake_of,
         cookie_id=people.cookie,
+        categories=likes.categories,
+        cluster_share=likes.cluster_share,
+        cluster_profile=likes.profile,
+        cluster_affinity=likes.affinity,
+        cluster=likes.cluster,
+        taste=likes.taste,
+        product_cycle_days=likes.product_cycle,
+        replenish_product=likes.replenish_product,
+        replenish_days=likes.replenish_days,
         record_person=draft.person,
         record_noise=fields.noise,
         order_person=od.person,
         line_person=np.repeat(od.person, od.line_count),
+        line_replenishment=od.line_replenish,
         return_person=od.person[rd.order],
         event_person=ed.person,
         consent_person=draft.person[cd.record],

@@ -1,0 +1,175 @@
+"""What persons buy: taste clusters, category tastes, product affinities and replenishment."""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from crmkit.datasets._catalog import CATEGORIES, Catalog
+from crmkit.datasets._config import ShopTaste
+
+__all__ = ["Taste", "choose_products", "draw_taste", "replenishment_rows"]
+
+Int = npt.NDArray[np.int64]
+Flt = npt.NDArray[np.float64]
+
+#: The largest discount, as a share of the list price of the units, that a line may need.
+MAX_DISCOUNT = 0.15
+#: Relative weight of buying 1, 2, ... units of a product in one line.
+QUANTITY_WEIGHT = (1.0, 0.3, 0.12, 0.06, 0.03, 0.02)
+#: Line × product cells handled at once when choosing products (bounds the memory).
+_CELLS = 1 << 21
+
+
+@attrs.frozen(kw_only=True)
+class Taste:
+    """The latent tastes (one row per person) and the catalog's replenishment cycles."""
+
+    categories: npt.NDArray[np.str_]  # the columns of ``taste`` and ``profile``
+    cluster_share: Flt  # (K,)
+    profile: Flt  # (K, C) category profile of each cluster
+    affinity: Flt  # (K, m) product affinity of each cluster
+    cluster: Int  # (n,)
+    taste: Flt  # (n, C)
+    product_cycle: Flt  # (m,) days, NaN for non-consumables
+    replenish_product: Int  # (n,) catalog row, -1 when the person does not replenish
+    replenish_days: Flt  # (n,) the person's cycle, NaN when none
+
+
+def _category_codes(catalog: Catalog) -> tuple[npt.NDArray[np.str_], Int]:
+    names = np.array(sorted(CATEGORIES))
+    return names, np.searchsorted(names, catalog.category).astype(np.int64)
+
+
+def _sample_rows(weights: Flt, u: Flt) -> Int:
+    """Per row of ``weights`` (non-negative, a positive sum), the column drawn with ``u``."""
+    cdf = np.cumsum(weights, axis=1)
+    hit = (u * cdf[:, -1])[:, None] < cdf
+    out: Int = np.minimum(np.argmax(hit, axis=1), weights.shape[1] - 1).astype(np.int64)
+    return out
+
+
+def draw_taste(
+    n: int, catalog: Catalog, lam: Flt, params: ShopTaste, rng: np.random.Generator
+) -> Taste:
+    """Clusters, per-person tastes, affinities, consumable cycles and who replenishes what."""
+    names, cat = _category_codes(catalog)
+    n_cat, m, k = names.size, len(catalog), params.clusters
+    share = rng.dirichlet(np.full(k, 4.0))
+    profile = rng.dirichlet(np.full(n_cat, params.cluster_focus), k)
+    profile = np.maximum(profile, 1e-6)  # every category stays possible
+    profile /= profile.sum(axis=1, keepdims=True)
+    affinity = rng.gamma(params.product_focus, 1.0, (k, m)) + 1e-9
+    cluster = _sample_rows(np.broadcast_to(share, (n, k)), rng.random(n))
+    taste = np.empty((n, n_cat))
+    for c in range(k):  # θ ~ Dirichlet(concentration × profile), one cluster at a time
+        rows = np.flatnonzero(cluster == c)
+        taste[rows] = rng.dirichlet(params.person_concentration * profile[c], rows.size)
+    # consumables and their cycles
+    in_consumable = np.isin(names[cat], np.array(params.consumable_categories, dtype=str))
+    consumable = in_consumable & (rng.random(m) < params.consumable)
+    cycles = np.asarray(params.cycle_days, dtype=np.float64)
+    product_cycle = np.where(consumable, cycles[rng.integers(0, cycles.size, m)], np.nan)
+    # each person's favourite consumable: a category by taste, a product by affinity
+    favourite = np.full(n, -1, dtype=np.int64)
+    cons = np.flatnonzero(consumable)
+    if cons.size:
+        cons_cat = np.unique(cat[cons])
+        c_pick = cons_cat[_sample_rows(taste[:, cons_cat], rng.random(n))]
+        u = rng.random(n)
+        for c in cons_cat.tolist():
+            rows = np.flatnonzero(c_pick == c)
+            prods = cons[cat[cons] == c]
+            favourite[rows] = prods[_sample_rows(affinity[cluster[rows]][:, prods], u[rows])]
+    factor = np.exp(params.cycle_spread * rng.standard_normal(n))
+    days = np.where(favourite >= 0, product_cycle[np.maximum(favourite, 0)], np.nan) * factor
+    frequent = lam * np.nan_to_num(days) >= params.min_orders_per_cycle
+    replenishes = frequent & (favourite >= 0) & (rng.random(n) < params.replenisher)
+    return Taste(
+        categories=names,
+        cluster_share=share,
+        profile=profile,
+        affinity=affinity,
+        cluster=cluster,
+        taste=taste,
+        product_cycle=product_cycle,
+        replenish_product=np.where(replenishes, favourite, -1),
+        replenish_days=np.where(replenishes, days, np.nan),
+    )
+
+
+def replenishment_rows(
+    person: Int, day: Flt, taste: Taste, params: ShopTaste, rng: np.random.Generator
+) -> Int:
+    """Per purchase (rows grouped by person, in time order): the consumable re-bought, or -1.
+
+    A replenisher buys their consumable with their first purchase; each next purchase of it is
+    the order nearest to the last one + their cycle × a log-normal factor, but at least half a
+    cycle after the last one. The persons advance together, one purchase of the product a step.
+    """
+    out = np.full(person.size, -1, dtype=np.int64)
+    who = np.flatnonzero(taste.replenish_product >= 0)
+    if who.size == 0 or person.size == 0:
+        return out
+    counts = np.bincount(person, minlength=taste.cluster.size)
+    first = np.cumsum(counts) - counts
+    end = first + counts  # one past each person's last purchase
+    horizon = float(day.max()) + 1.0
+    key = person * horizon + day  # increasing: rows are grouped by person, in time order
+    row, stop, cycle = first[who], end[who], taste.replenish_days[who]
+    while row.size:
+        out[row] = taste.replenish_product[person[row]]
+        due = day[row] + cycle * np.exp(params.gap_spread * rng.standard_normal(row.size))
+        nxt = np.searchsorted(key, person[row] * horizon + due, side="left")
+        prev = nxt - 1
+        prev_ok = (prev > row) & (day[np.maximum(prev, 0)] >= day[row] + 0.5 * cycle)
+        next_ok = nxt < stop
+        d_prev = due - day[np.maximum(prev, 0)]
+        d_next = day[np.minimum(nxt, person.size - 1)] - due
+        take_prev = prev_ok & (~next_ok | (d_prev <= d_next))
+        go = prev_ok | next_ok
+        row = np.where(take_prev, prev, nxt)[go]
+        stop, cycle = stop[go], cycle[go]
+    return out
+
+
+def choose_products(
+    person: Int, amount: Int, taste: Taste, catalog: Catalog, rng: np.random.Generator
+) -> tuple[Int, Int]:
+    """A catalog row and a quantity per line, drawn by taste among the products that fit.
+
+    A product fits a line of ``amount`` when some whole quantity q <= ``len(QUANTITY_WEIGHT)``
+    of it costs at least the amount, with a discount of at most ``MAX_DISCOUNT`` of the list
+    price. Among the fitting products, a product is drawn with probability proportional to the
+    person's taste for its category × the person's cluster's affinity for it × the weight of its
+    quantity × (1 − discount share / (2 ``MAX_DISCOUNT``)); a replenisher's consumable is left
+    out (it is bought on its cycle). Lines that nothing fits (amounts far below or above every
+    price) take the product with the smallest discount.
+    """
+    prices = catalog.price_minor.astype(np.float64)
+    _, cat = _category_codes(catalog)
+    m = prices.size
+    q_weight = np.asarray(QUANTITY_WEIGHT)
+    product = np.empty(person.size, dtype=np.int64)
+    quantity = np.empty(person.size, dtype=np.int64)
+    chunk = max(1, _CELLS // max(m, 1))
+    for lo in range(0, person.size, chunk):
+        sl = slice(lo, lo + chunk)
+        p, a = person[sl], amount[sl].astype(np.float64)
+        q = np.ceil(a[:, None] / prices[None, :])  # whole units covering the amount
+        waste = 1.0 - a[:, None] / (q * prices[None, :])  # the discount's share of the list
+        fits = (q <= q_weight.size) & (waste <= MAX_DISCOUNT)
+        qi = np.minimum(q, q_weight.size).astype(np.int64) - 1
+        weight = taste.taste[p][:, cat] * taste.affinity[taste.cluster[p]] * q_weight[qi]
+        weight *= 1.0 - 0.5 * waste / MAX_DISCOUNT  # smaller discounts are likelier
+        weight[~fits] = 0.0
+        own = taste.replenish_product[p]  # bought on its cycle only
+        weight[np.flatnonzero(own >= 0), own[own >= 0]] = 0.0
+        total = weight.sum(axis=1)
+        none = total <= 0
+        weight[none] = np.where(waste[none] <= waste[none].min(axis=1, keepdims=True), 1.0, 0.0)
+        j = _sample_rows(weight, rng.random(p.size))
+        product[sl] = j
+        quantity[sl] = q[np.arange(p.size), j]
+    return product, quantity

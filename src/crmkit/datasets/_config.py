@@ -147,6 +147,10 @@ class ShopBehaviour:
     abandoned_carts_per_year: float = _count(1.0)
     #: Browsing sessions per person-year of activity (page views, searches, product views).
     browse_sessions_per_year: float = _count(1.0)
+    #: Share of web sessions (before online orders, abandoned carts, browsing) that the shop's
+    #: analytics records, as for visitors who accept tracking cookies; e-mail events are
+    #: recorded by the mail service and always kept.
+    tracked: float = _share(0.5)
     #: Marketing e-mail opens per person-year while e-mail consent is granted.
     email_opens_per_year: float = _count(3.0)
     #: Share of e-mail opens followed by a click.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 import numpy as np
 import numpy.typing as npt
@@ -134,6 +136,38 @@ def replenishment_rows(
     return out
 
 
+def _fit(amount: Flt, prices: Flt, q_weight: Flt) -> tuple[Flt, Flt, Flt]:
+    """Per (amount, product) cell: the fit weight in [0, 1], the whole units, the discount share."""
+    q = np.ceil(amount / prices)  # whole units covering the amount
+    waste = 1.0 - amount / (q * prices)  # the discount's share of the list price
+    fits = (q <= q_weight.size) & (waste <= MAX_DISCOUNT)
+    qi = np.minimum(q, q_weight.size).astype(np.int64) - 1
+    weight = np.where(fits, q_weight[qi] * (1.0 - 0.5 * waste / MAX_DISCOUNT), 0.0)
+    return weight, q, waste
+
+
+def _exact(
+    person: Int, amount: Int, taste: Taste, cat: Int, prices: Flt, q_weight: Flt, rng: Any
+) -> tuple[Int, Int]:
+    """The draw over all products at once (for the few lines the binned draw cannot serve)."""
+    m = prices.size
+    product = np.empty(person.size, dtype=np.int64)
+    quantity = np.empty(person.size, dtype=np.int64)
+    chunk = max(1, _CELLS // max(m, 1))
+    for lo in range(0, person.size, chunk):
+        p = person[lo : lo + chunk]
+        fit, q, waste = _fit(amount[lo : lo + chunk].astype(np.float64)[:, None], prices, q_weight)
+        own = taste.replenish_product[p]
+        fit[np.flatnonzero(own >= 0), own[own >= 0]] = 0.0
+        weight = taste.taste[p][:, cat] * taste.affinity[taste.cluster[p]] * fit
+        none = weight.sum(axis=1) <= 0
+        weight[none] = np.where(waste[none] <= waste[none].min(axis=1, keepdims=True), 1.0, 0.0)
+        pick = _sample_rows(weight, rng.random(p.size))
+        product[lo : lo + chunk] = pick
+        quantity[lo : lo + chunk] = q[np.arange(p.size), pick]
+    return product, quantity
+
+
 def choose_products(
     person: Int, amount: Int, taste: Taste, catalog: Catalog, rng: np.random.Generator
 ) -> tuple[Int, Int]:
@@ -146,30 +180,63 @@ def choose_products(
     quantity × (1 − discount share / (2 ``MAX_DISCOUNT``)); a replenisher's consumable is left
     out (it is bought on its cycle). Lines that nothing fits (amounts far below or above every
     price) take the product with the smallest discount.
+
+    Amounts are grouped in bins about 1% wide (in log scale) and a product counts as fitting a
+    bin when it fits every amount in it, with the same quantity, so per cluster and bin one
+    table serves all its lines: a category is drawn from the person's taste × the cluster's
+    fitting mass in it, then a product from the table. The discount share in the weight is the
+    one at the bin's centre. Lines the tables cannot serve get the same weights over all
+    products, with their exact amount.
     """
     prices = catalog.price_minor.astype(np.float64)
-    _, cat = _category_codes(catalog)
-    m = prices.size
-    q_weight = np.asarray(QUANTITY_WEIGHT)
-    product = np.empty(person.size, dtype=np.int64)
-    quantity = np.empty(person.size, dtype=np.int64)
-    chunk = max(1, _CELLS // max(m, 1))
-    for lo in range(0, person.size, chunk):
-        sl = slice(lo, lo + chunk)
-        p, a = person[sl], amount[sl].astype(np.float64)
-        q = np.ceil(a[:, None] / prices[None, :])  # whole units covering the amount
-        waste = 1.0 - a[:, None] / (q * prices[None, :])  # the discount's share of the list
-        fits = (q <= q_weight.size) & (waste <= MAX_DISCOUNT)
-        qi = np.minimum(q, q_weight.size).astype(np.int64) - 1
-        weight = taste.taste[p][:, cat] * taste.affinity[taste.cluster[p]] * q_weight[qi]
-        weight *= 1.0 - 0.5 * waste / MAX_DISCOUNT  # smaller discounts are likelier
-        weight[~fits] = 0.0
-        own = taste.replenish_product[p]  # bought on its cycle only
-        weight[np.flatnonzero(own >= 0), own[own >= 0]] = 0.0
-        total = weight.sum(axis=1)
-        none = total <= 0
-        weight[none] = np.where(waste[none] <= waste[none].min(axis=1, keepdims=True), 1.0, 0.0)
-        j = _sample_rows(weight, rng.random(p.size))
-        product[sl] = j
-        quantity[sl] = q[np.arange(p.size), j]
+    names, cat = _category_codes(catalog)
+    m, k, n_cat = prices.size, taste.affinity.shape[0], names.size
+    q_weight = np.asarray(QUANTITY_WEIGHT) / max(QUANTITY_WEIGHT)
+    product = np.full(person.size, -1, dtype=np.int64)
+    quantity = np.zeros(person.size, dtype=np.int64)
+    if person.size == 0:
+        return product, quantity
+    log_a = np.log(amount.astype(np.float64))
+    start = float(log_a.min())
+    span = float(log_a.max()) - start
+    n_bins = int(min(max(span / 0.01, 1.0), max(_CELLS // (k * m), 1))) + 1
+    width = max(span / (n_bins - 1), 1e-9) if n_bins > 1 else 1.0
+    b = np.minimum(((log_a - start) / width).astype(np.int64), n_bins - 1)
+    low_edge = np.exp(start + np.arange(n_bins) * width)[:, None]
+    high_edge = np.exp(start + (np.arange(n_bins) + 1.0) * width)[:, None]
+    by_cat = np.lexsort((np.arange(m), cat))  # by category, then by price
+    bounds = np.searchsorted(cat[by_cat], np.arange(n_cat + 1))
+    p_sorted = prices[by_cat]
+    _, q_low, waste_low = _fit(low_edge, p_sorted, q_weight)
+    q_high = np.ceil(high_edge / p_sorted)
+    mid, _, _ = _fit(np.sqrt(low_edge * high_edge), p_sorted, q_weight)
+    sure = (q_low == q_high) & (q_low <= q_weight.size) & (waste_low <= MAX_DISCOUNT)
+    fit = np.where(sure, np.maximum(mid, 1e-12), 0.0)  # (bins, m) in (category, price) order
+    table = taste.affinity[:, by_cat][:, None, :] * fit[None, :, :]  # (k, bins, m)
+    cum = np.cumsum(table, axis=2)
+    mass = np.diff(np.concatenate([np.zeros((k, n_bins, 1)), cum], axis=2)[:, :, bounds], axis=2)
+    total = np.maximum(cum[:, :, -1:], 1e-300)
+    flat = (cum / total + np.arange(k * n_bins).reshape(k, n_bins, 1)).ravel()
+    del table, cum
+    cluster = taste.cluster[person]
+    row = cluster * n_bins + b
+    weight = taste.taste[person] * mass[cluster, b]
+    served = weight.sum(axis=1) > 0
+    weight[~served] = 1.0
+    c = _sample_rows(weight, rng.random(person.size))
+    del weight
+    base = row * m
+    first, last = base + bounds[c], base + bounds[c + 1] - 1
+    lo_val = np.where(bounds[c] > 0, flat[np.maximum(first - 1, 0)], row.astype(np.float64))
+    x = lo_val + rng.random(person.size) * (flat[last] - lo_val)
+    pos = np.clip(np.searchsorted(flat, x, side="left"), first, last)
+    j = by_cat[pos - base]
+    q = np.ceil(amount / prices[j])
+    ok = served & (j != taste.replenish_product[person])
+    ok &= (q <= q_weight.size) & (1.0 - amount / (q * prices[j]) <= MAX_DISCOUNT)
+    product[ok], quantity[ok] = j[ok], q[ok].astype(np.int64)
+    rest = np.flatnonzero(~ok)
+    product[rest], quantity[rest] = _exact(
+        person[rest], amount[rest], taste, cat, prices, q_weight, rng
+    )
     return product, quantity

@@ -378,6 +378,13 @@ def synthetic_shop(
         at=event_at,
     )
     del event_customer, anonymous, event_at, event_type
+    # only what the truth keeps from here on
+    order_person, line_count, line_replenishment = od.person, od.line_count, od.line_replenish
+    return_person = od.person[rd.order]
+    record_person, consent_person = draft.person, draft.person[cd.record]
+    latents = (purchases.lam, purchases.p, purchases.nu, purchases.alive, purchases.n_repeat)
+    del od, rd, cd, draft, purchases, how, purchase_record, order_record, active_until
+    del web_pos, loy_pos, market_pos, grant_end, grant_records, last_purchase, replenish
     clock.lap("events")
     truth = ShopTruth(
         start=start,
@@ -390,11 +397,11 @@ def synthetic_shop(
         person_id=_ids("p", n),
         first_name=first_name,
         last_name=last_name,
-        lam=purchases.lam,
-        p=purchases.p,
-        nu=purchases.nu,
-        alive=purchases.alive,
-        n_repeat=purchases.n_repeat,
+        lam=latents[0],
+        p=latents[1],
+        nu=latents[2],
+        alive=latents[3],
+        n_repeat=latents[4],
         acquired_at=_times(start_us, acquired),
         moved_at=np.where(
             np.isnan(moved_day),
@@ -413,14 +420,14 @@ def synthetic_shop(
         product_cycle_days=likes.product_cycle,
         replenish_product=likes.replenish_product,
         replenish_days=likes.replenish_days,
-        record_person=draft.person,
+        record_person=record_person,
         record_noise=record_noise,
-        order_person=od.person,
-        line_person=np.repeat(od.person, od.line_count),
-        line_replenishment=od.line_replenish,
-        return_person=od.person[rd.order],
+        order_person=order_person,
+        line_person=np.repeat(order_person, line_count),
+        line_replenishment=line_replenishment,
+        return_person=return_person,
         event_person=event_person,
-        consent_person=draft.person[cd.record],
+        consent_person=consent_person,
         abandoned_carts=abandoned,
     )
     clock.lap("truth")

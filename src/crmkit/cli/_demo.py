@@ -18,9 +18,15 @@ import numpy.typing as npt
 from crmkit._validation import from_datetime64
 from crmkit.cli._progress import Progress
 from crmkit.cli._table import heading, table
-from crmkit.columns import ConsentColumns, OrderColumns, ReturnColumns
-from crmkit.model import Consent, Money, Return
-from crmkit.storage import Store, connect
+from crmkit.columns import ConsentColumns, EventColumns, OrderColumns, ReturnColumns
+from crmkit.model import Consent, Event, Money, Return
+from crmkit.storage import (
+    Store,
+    SupportsEventIngest,
+    SupportsOrderIngest,
+    connect,
+    orders_from_columns,
+)
 
 __all__ = ["DemoRun", "run_demo", "shop_report"]
 
@@ -66,6 +72,19 @@ def _consent_values(cc: ConsentColumns) -> list[Consent]:
     ]
 
 
+def _event_values(ec: EventColumns) -> list[Event]:
+    return [
+        Event(
+            event_id=str(ec.event_id[i]),
+            type=str(ec.type[i]),
+            at=from_datetime64(ec.at[i]),
+            customer_id=str(ec.customer_id[i]) or None,
+            anonymous_id=str(ec.anonymous_id[i]) or None,
+        )
+        for i in range(len(ec))
+    ]
+
+
 def _return_values(rc: ReturnColumns) -> list[Return]:
     return [
         Return(
@@ -86,38 +105,36 @@ def step_build(run: DemoRun, n_customers: int) -> None:
     with Progress.task(f"generating a shop of {n_customers:,} persons") as bar:
         run.shop = shop = synthetic_shop(n_customers, rng=run.seed)
         bar.advance()
-    records = shop.record_values()
-    consents = _consent_values(shop.consents)
-    returns = _return_values(shop.returns)
-    steps = [
-        ("source records", records),
-        ("consents", consents),
-        ("returns", returns),
+    store = run.store
+    batches: list[tuple[Any, list[Any]]] = [
+        (store.source_records, list(shop.record_values())),
+        (store.consents, _consent_values(shop.consents)),
+        (store.returns, _return_values(shop.returns)),
+        (store.products, list(shop.product_values())),
     ]
-    total = sum(len(v) for _, v in steps) // _CHUNK + 3
-    with Progress.task("writing into the store", total=total) as bar, run.store.transaction():
-        run.store.orders.upsert_columns(shop.orders, shop.order_lines)  # type: ignore[attr-defined]
+    total = sum(len(values) // _CHUNK + 1 for _, values in batches) + 2
+    with Progress.task("writing into the store", total=total) as bar, store.transaction():
+        # The columnar ingest paths are optional capabilities; values work on any store.
+        if isinstance(store.orders, SupportsOrderIngest):
+            store.orders.upsert_columns(shop.orders, shop.order_lines)
+        else:
+            store.orders.upsert(orders_from_columns(shop.orders, shop.order_lines))
         bar.advance()
-        run.store.events.upsert_columns(shop.events)  # type: ignore[attr-defined]
+        if isinstance(store.events, SupportsEventIngest):
+            store.events.upsert_columns(shop.events)
+        else:
+            store.events.upsert(_event_values(shop.events))
         bar.advance()
-        run.store.products.upsert(shop.product_values())
-        bar.advance()
-        collections = {
-            "source records": run.store.source_records,
-            "consents": run.store.consents,
-            "returns": run.store.returns,
-        }
-        for name, values in steps:
-            target: Any = collections[name]
+        for collection, values in batches:
             for start in range(0, len(values), _CHUNK):
-                target.upsert(values[start : start + _CHUNK])
+                collection.upsert(values[start : start + _CHUNK])
                 bar.advance()
 
 
 def shop_report(store: Store) -> str:
     """The shop report of a store: customers, records, orders, revenue by month, events, consents.
 
-    Example:
+    Examples:
         >>> import crmkit
         >>> with crmkit.connect("memory://") as store:
         ...     print(shop_report(store).splitlines()[1])
@@ -208,7 +225,7 @@ def run_demo(*, db: str, n_customers: int, seed: int, out: TextIO) -> None:
 def _steps() -> list[Step]:
     from crmkit.cli import _steps as s
 
-    return [s.step_identity, s.step_clv, s.step_segmentation, s.step_loyalty]
+    return [s.step_identity, s.step_clv, s.step_segmentation, s.step_loyalty, s.step_targeting]
 
 
 STEPS: list[Step] = _steps()

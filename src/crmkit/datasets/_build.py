@@ -184,7 +184,7 @@ def synthetic_shop(
         taste: taste clusters, product affinities and consumables; ``ShopTaste()``.
         n_products: size of the product catalog.
 
-    Example:
+    Examples:
         >>> from crmkit.datasets import synthetic_shop
         >>> shop = synthetic_shop(200, rng=42)
         >>> shop.truth.n_persons, sorted(set(shop.records.source.tolist()))

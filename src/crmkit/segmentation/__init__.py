@@ -1,6 +1,6 @@
 """Segmentation: RFM scores and segments, lifecycle stages, the condition language, clustering.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from crmkit.segmentation import rfm_segments
     >>> t = np.array(["2024-01-01", "2024-02-01", "2024-02-20", "2024-03-01",

@@ -57,7 +57,7 @@ def make_converter() -> cattrs.Converter:
     The converter is new on every call: register your own hooks on it freely; crmkit never touches
     ``cattrs.global_converter``.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> from crmkit.model import Money, OrderLine
         >>> conv = make_converter()
@@ -119,7 +119,7 @@ def load(data: Any, cls: type[T], *, converter: cattrs.Converter | None = None) 
     Raises [`InvalidInputError`][crmkit.errors.InvalidInputError] whose message lists each problem
     as ``$.path: problem``, the way ``cattrs.transform_error`` does.
 
-    Example:
+    Examples:
         >>> from crmkit.model import Money
         >>> load({"amount_minor": 5, "currency": "EUR"}, Money)
         Money(amount_minor=5, currency='EUR')
@@ -154,7 +154,7 @@ def load(data: Any, cls: type[T], *, converter: cattrs.Converter | None = None) 
 def dump(value: Any, *, converter: cattrs.Converter | None = None) -> Any:
     """Unstructure a crmkit value (or a list of them) into JSON-safe plain data.
 
-    Example:
+    Examples:
         >>> from crmkit.model import Money
         >>> dump([Money.of("1", "USD")])
         [{'amount_minor': 100, 'currency': 'USD'}]
@@ -165,7 +165,7 @@ def dump(value: Any, *, converter: cattrs.Converter | None = None) -> Any:
 def dumps(value: Any, *, converter: cattrs.Converter | None = None) -> str:
     """``dump`` then ``json.dumps`` with sorted keys (deterministic text).
 
-    Example:
+    Examples:
         >>> from crmkit.model import Money
         >>> dumps(Money.of("1", "USD"))
         '{"amount_minor": 100, "currency": "USD"}'
@@ -176,7 +176,7 @@ def dumps(value: Any, *, converter: cattrs.Converter | None = None) -> str:
 def loads(text: str | bytes, cls: type[T], *, converter: cattrs.Converter | None = None) -> T:
     """``json.loads`` then ``load``.
 
-    Example:
+    Examples:
         >>> from crmkit.model import Money
         >>> loads('{"amount_minor": 100, "currency": "USD"}', Money).currency
         'USD'

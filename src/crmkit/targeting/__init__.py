@@ -7,7 +7,7 @@ exclusion. Triggers, send-time optimization, next-best product and a pseudonymou
 platforms complete the area. Every function takes plain arrays or column tables; any score array
 (CLV, P(alive), uplift) works.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from crmkit.targeting import assign_holdout, expected_incremental_value, select_offers
     >>> ids = np.array([f"c{i}" for i in range(6)])

@@ -61,7 +61,9 @@ _SCHEMA = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 def _lock_key(text: str) -> int:
     """A stable signed 64-bit advisory-lock key for ``text``."""
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
+    return int.from_bytes(
+        hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True
+    )
 
 
 def _split_url(url: str, schema: str | None) -> tuple[str, str, str]:
@@ -149,6 +151,7 @@ class PostgresStore:
                     sql.SQL("SET search_path TO {}").format(sql.Identifier(self._schema))
                 )
                 self._con.execute(f"SET lock_timeout = {int(timeout * 1000)}")
+                self._con.execute("SET client_min_messages = warning")
             if migrate:
                 self.migrate()
             elif (found := self.schema_version()) != SCHEMA_VERSION:
@@ -156,12 +159,6 @@ class PostgresStore:
                     f"{self._where}: schema version {found}, this crmkit needs "
                     f"{SCHEMA_VERSION}. Call store.migrate() or connect with migrate=True."
                 )
-            with self._errors():
-                for table in TABLES:
-                    self._con.execute(
-                        f"CREATE TEMP TABLE IF NOT EXISTS crmkit_stage_{table} "
-                        f"(LIKE {table} INCLUDING DEFAULTS)"
-                    )
         except BaseException:
             self.close()
             raise
@@ -239,10 +236,15 @@ class PostgresStore:
 
         Example:
             >>> from crmkit.storage.postgres._testing import server_url
-            >>> with PostgresStore(server_url(), migrate=False) as store:
-            ...     store.schema_version(), store.migrate(), store.migrate()
+            >>> url = server_url()
+            >>> PostgresStore(url, migrate=False)
+            Traceback (most recent call last):
+            ...
+            crmkit.errors.SchemaError: ...: schema version 0, this crmkit needs 1. Call ...
+            >>> with PostgresStore(url) as store:  # migrates on connect
+            ...     store.schema_version(), store.migrate()
             ...     store.drop_schema()
-            (0, 1, 1)
+            (1, 1)
         """
         if self.schema_version() == SCHEMA_VERSION:
             return SCHEMA_VERSION
@@ -287,7 +289,9 @@ class PostgresStore:
         """
         with self._lock, self._errors():
             con = self._open()
-            con.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self._schema)))
+            con.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self._schema))
+            )
         self.close()
 
     # -- driver access -----------------------------------------------------------------------
@@ -375,9 +379,14 @@ class PostgresStore:
             if payload is None and len(rows) <= SMALL_BATCH:
                 if rows:
                     marks = ", ".join(["%s"] * len(columns))
-                    cur.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}", rows)
+                    cur.executemany(
+                        f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}", rows
+                    )
                 return
+            # A temporary table of this connection, created on first use (in this block: if
+            # the block rolls back, so does the creation, and the next batch creates it again).
             stage = f"crmkit_stage_{table}"
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table})")
             with cur.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
                 if payload is not None:
                     copy.write(payload)

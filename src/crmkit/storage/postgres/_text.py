@@ -53,9 +53,7 @@ def unstuff(text: str) -> str:
 
 
 def _copy_escape(text: str) -> str:
-    return (
-        text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    )
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def copy_text(values: Sequence[str], *, empty_is_null: bool = False) -> list[str]:

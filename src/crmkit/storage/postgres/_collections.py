@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
@@ -49,6 +49,9 @@ __all__ = [
 ]
 
 V = TypeVar("V")
+
+#: Orders per chunk of a COPY payload.
+_CHUNK = 50_000
 
 
 class PostgresCollection(Generic[V]):
@@ -274,32 +277,44 @@ class PostgresOrders(PostgresCollection[Order]):
 
     def upsert_columns(self, orders: OrderColumns, lines: OrderLineColumns) -> int:
         grouped = group_lines(orders, lines)
-        g, counts = grouped.lines, grouped.counts.tolist()
         n = len(orders)
-        shipping = orders.shipping_minor.tolist()
-        tax = orders.tax_minor.tolist()
-        payload = copy_payload(
+        self._store._upsert(
+            "orders", payload=_order_payload(orders, grouped.lines, grouped.counts), count=n
+        )
+        return n
+
+
+def _order_payload(
+    orders: OrderColumns, lines: OrderLineColumns, counts: npt.NDArray[np.int64]
+) -> Iterator[bytes]:
+    """COPY data of a validated batch, in chunks: the server loads one while the next is built."""
+    ends = np.cumsum(counts)
+    for lo in range(0, len(orders), _CHUNK):
+        hi = min(lo + _CHUNK, len(orders))
+        o = orders.take(np.arange(lo, hi))
+        first = int(ends[lo - 1]) if lo else 0
+        g = lines.take(np.arange(first, int(ends[hi - 1])))
+        c = counts[lo:hi].tolist()
+        yield copy_payload(
             [
-                copy_text(orders.order_id.tolist()),
-                copy_text(orders.customer_id.tolist()),
-                _ints(orders.placed_at.astype(np.int64)),
-                copy_text(orders.currency.tolist()),
-                _ints(orders.total_minor),
-                [str(x) if x else "\\N" for x in shipping],
-                [str(x) if x else "\\N" for x in tax],
-                copy_text(orders.status.tolist()),
-                copy_text(orders.channel.tolist()),
-                ["{}"] * n,
-                list(map(str, counts)),
-                array_literals(g.product_id.tolist(), counts, quoted=True),
-                array_literals(_ints(g.quantity), counts, quoted=False),
-                array_literals(_ints(g.unit_price_minor), counts, quoted=False),
-                array_literals(_ints(g.discount_minor), counts, quoted=False, null="0"),
-                array_literals(g.category.tolist(), counts, quoted=True, null=""),
+                copy_text(o.order_id.tolist()),
+                copy_text(o.customer_id.tolist()),
+                _ints(o.placed_at.astype(np.int64)),
+                copy_text(o.currency.tolist()),
+                _ints(o.total_minor),
+                [str(x) if x else "\\N" for x in o.shipping_minor.tolist()],
+                [str(x) if x else "\\N" for x in o.tax_minor.tolist()],
+                copy_text(o.status.tolist()),
+                copy_text(o.channel.tolist()),
+                ["{}"] * (hi - lo),
+                list(map(str, c)),
+                array_literals(g.product_id.tolist(), c, quoted=True),
+                array_literals(_ints(g.quantity), c, quoted=False),
+                array_literals(_ints(g.unit_price_minor), c, quoted=False),
+                array_literals(_ints(g.discount_minor), c, quoted=False, null="0"),
+                array_literals(g.category.tolist(), c, quoted=True, null=""),
             ]
         )
-        self._store._upsert("orders", payload=payload)
-        return n
 
 
 class PostgresReturns(PostgresCollection[Return]):
@@ -360,7 +375,7 @@ class PostgresEvents(PostgresCollection[Event]):
                 ["{}"] * len(events),
             ]
         )
-        self._store._upsert("events", payload=payload)
+        self._store._upsert("events", payload=[payload], count=len(events))
         return len(events)
 
 

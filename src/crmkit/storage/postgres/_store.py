@@ -40,6 +40,7 @@ from crmkit.storage.postgres._collections import (
     PostgresSourceRecords,
 )
 from crmkit.storage.postgres._schema import (
+    INDEXES,
     MIGRATIONS,
     SCHEMA_VERSION,
     TABLES,
@@ -55,6 +56,9 @@ V = TypeVar("V")
 
 #: Batches of at most this many rows are written with one pipelined INSERT; larger ones by COPY.
 SMALL_BATCH = 64
+
+#: A columnar batch of at least this many rows into an empty table is copied straight in.
+BULK_LOAD_ROWS = 50_000
 
 _SCHEMA = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -360,15 +364,28 @@ class PostgresStore:
                 with self._errors():
                     self._con.execute("COMMIT")
 
+    def _aggregate(self, query: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
+        """The one row of an aggregating query, fetched in binary (bytea comes as bytes)."""
+        with self._lock, self._errors():
+            cur = self._open().cursor(binary=True)
+            row = cur.execute(query, params).fetchone()
+            return tuple(row) if row is not None else ()
+
     def _upsert(
         self,
         table: str,
         rows: Sequence[Sequence[Any]] = (),
         *,
-        payload: bytes | None = None,
-        scope: tuple[str, str] | None = None,
+        payload: Iterable[bytes] | None = None,
+        count: int = 0,
     ) -> None:
-        """Write rows (or a COPY text payload) into ``table``, replacing rows with their keys."""
+        """Write rows (or a COPY payload of ``count`` rows), replacing rows with their keys.
+
+        A small batch is one pipelined ``INSERT ... ON CONFLICT``. A larger one is copied into
+        a temporary table and merged with one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE``.
+        A payload of at least ``BULK_LOAD_ROWS`` rows into an empty table (its keys are unique,
+        checked before) is copied straight in, its secondary indexes rebuilt after the load.
+        """
         columns = [name for name, _ in TABLES[table]]
         keys = primary_key(table)
         names = ", ".join(columns)
@@ -383,18 +400,37 @@ class PostgresStore:
                         f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}", rows
                     )
                 return
+            if payload is not None and count >= BULK_LOAD_ROWS:
+                row = cur.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table})").fetchone()
+                if row is not None and row[0]:
+                    self._bulk_load(cur, table, names, payload)
+                    return
             # A temporary table of this connection, created on first use (in this block: if
             # the block rolls back, so does the creation, and the next batch creates it again).
             stage = f"crmkit_stage_{table}"
             cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table})")
             with cur.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
                 if payload is not None:
-                    copy.write(payload)
+                    for chunk in payload:
+                        copy.write(chunk)
                 else:
-                    for row in rows:
-                        copy.write_row(row)
+                    for r in rows:
+                        copy.write_row(r)
             cur.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} {conflict}")
             cur.execute(f"TRUNCATE {stage}")
+
+    def _bulk_load(
+        self, cur: psycopg.Cursor[Any], table: str, names: str, payload: Iterable[bytes]
+    ) -> None:
+        # Inside the write lock, so the table stays empty until the copy; an index is cheaper
+        # to build once over sorted data than to grow row by row.
+        for name, _ in INDEXES[table]:
+            cur.execute(f"DROP INDEX {name}")
+        with cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for chunk in payload:
+                copy.write(chunk)
+        for name, on in INDEXES[table]:
+            cur.execute(f"CREATE INDEX {name} ON {on}")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -9,6 +9,7 @@ JSON text escapes control characters (``\\u0000``).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 
@@ -94,12 +95,14 @@ def array_literals(
         tokens = [f'"{s}"' for s in tokens]
     if null is not None:
         tokens = ["NULL" if s == null or s == f'"{null}"' else s for s in tokens]
-    out: list[str] = []
-    pos = 0
-    for n in counts:
-        out.append("{" + ",".join(tokens[pos : pos + n]) + "}")
-        pos += n
-    return out
+    if not tokens:
+        return ["{}" for _ in counts]
+    # One join and one split for the whole batch: escaped tokens hold no raw newline.
+    seps = [","] * len(tokens)
+    for end in itertools.accumulate(counts):
+        seps[end - 1] = "}\n{"
+    text = "{" + "".join(itertools.chain.from_iterable(zip(tokens, seps, strict=True)))
+    return text[:-2].split("\n")
 
 
 def copy_payload(columns: Sequence[Sequence[str]]) -> bytes:

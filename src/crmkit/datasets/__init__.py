@@ -7,7 +7,7 @@ returns, browsing and cart events (abandoned carts included) and consents. Every
 column tables; ``shop.truth`` says which person is behind each record and which parameters made
 the data.
 
-Example:
+Examples:
     >>> from crmkit.datasets import synthetic_shop
     >>> shop = synthetic_shop(300, rng=5)
     >>> shop.truth.n_persons < len(shop.records)  # persons appear in several records

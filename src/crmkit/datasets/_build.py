@@ -171,7 +171,7 @@ def synthetic_shop(
         behaviour: channel use, cancellations, returns, events, consents; ``ShopBehaviour()``.
         n_products: size of the product catalog.
 
-    Example:
+    Examples:
         >>> from crmkit.datasets import synthetic_shop
         >>> shop = synthetic_shop(200, rng=42)
         >>> shop.truth.n_persons, sorted(set(shop.records.source.tolist()))

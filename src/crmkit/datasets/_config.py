@@ -57,7 +57,7 @@ class BetaGeoParams:
     2005). The defaults are close to the CDNOW estimates (r = 0.243, α = 4.41 weeks ≈ 30.9 days,
     a = 0.793, b = 2.43).
 
-    Example:
+    Examples:
         >>> BetaGeoParams().mean_rate_per_day
         0.008333333333333333
     """
@@ -86,7 +86,7 @@ class GammaGammaParams:
     rate ``gamma``) fixed per person (Fader & Hardie, 2013). The mean spend per order across
     persons is p·γ / (q − 1), so ``q`` must exceed 1.
 
-    Example:
+    Examples:
         >>> GammaGammaParams(p=6, q=4, gamma=20).mean_spend
         40.0
     """
@@ -123,7 +123,7 @@ class ShopBehaviour:
     Shares are probabilities in [0, 1]; ``*_per_year`` values are Poisson rates per person and
     year of activity.
 
-    Example:
+    Examples:
         >>> ShopBehaviour(web_account=1.0).web_account
         1.0
     """
@@ -173,7 +173,7 @@ class ShopNoise:
     Each rate is a probability in [0, 1], applied per record unless it says per person.
     ``ShopNoise.clean()`` turns every kind off; which fields a channel collects stays as it is.
 
-    Example:
+    Examples:
         >>> ShopNoise.clean().typo, ShopNoise().typo
         (0.0, 0.04)
     """
@@ -217,7 +217,7 @@ class ShopNoise:
 
         Birth dates are then given wherever a channel asks for one.
 
-        Example:
+        Examples:
             >>> ShopNoise.clean().household
             0.0
         """

@@ -37,7 +37,7 @@ class ShopTruth:
     (a row of ``person_id``) of each row of the matching table. Time in the BG/NBD process is
     measured in days; spend in major units of the currency.
 
-    Example:
+    Examples:
         >>> from crmkit.datasets import synthetic_shop
         >>> shop = synthetic_shop(50, rng=1)
         >>> truth = shop.truth
@@ -102,7 +102,7 @@ class ShopTruth:
     def record_has(self, flag: RecordNoise) -> npt.NDArray[np.bool_]:
         """Per record: whether ``flag`` (a ``RecordNoise``) was applied.
 
-        Example:
+        Examples:
             >>> from crmkit.datasets import RecordNoise, synthetic_shop
             >>> shop = synthetic_shop(200, rng=3)
             >>> shop.truth.record_has(RecordNoise.TYPO).dtype

@@ -4,7 +4,7 @@ crmkit's core never imports this package: ``crmkit.connect("postgresql://...")``
 through the ``postgresql`` entry point of the ``crmkit.stores`` group, as any third-party
 adapter would be found. It needs psycopg 3.
 
-Example:
+Examples:
     >>> import crmkit
     >>> from crmkit.storage.postgres._testing import server_url
     >>> with crmkit.connect(server_url()) as store:

@@ -16,7 +16,7 @@ __all__ = ["INDEXES", "MIGRATIONS", "SCHEMA_VERSION", "TABLES", "Migration"]
 class Migration:
     """One step of the schema: a version, what it does, its statements (one transaction).
 
-    Example:
+    Examples:
         >>> MIGRATIONS[0].version, MIGRATIONS[0].statements[0].split("(")[0]
         (1, 'CREATE TABLE customers ')
     """

@@ -117,7 +117,7 @@ class PostgresStore:
         timeout: seconds to wait for another writer's lock before ``ConflictError``.
         connect_timeout: seconds to wait for the server.
 
-    Example:
+    Examples:
         >>> from crmkit.storage.postgres._testing import server_url
         >>> url = server_url()  # a fresh schema of the test server
         >>> with PostgresStore(url) as store:
@@ -194,7 +194,7 @@ class PostgresStore:
     def collection(self, spec: CollectionSpec[V]) -> PostgresDocuments[V]:
         """The module collection declared by ``spec``, kept as JSON documents.
 
-        Example:
+        Examples:
             >>> from crmkit.model import Product
             >>> from crmkit.storage.postgres._testing import server_url
             >>> spec = CollectionSpec(name="demo.items", value_type=Product,
@@ -219,7 +219,7 @@ class PostgresStore:
     def schema_version(self) -> int:
         """The schema version recorded in the database (0 before the first migration).
 
-        Example:
+        Examples:
             >>> from crmkit.storage.postgres import SCHEMA_VERSION
             >>> from crmkit.storage.postgres._testing import server_url
             >>> with PostgresStore(server_url()) as store:
@@ -238,7 +238,7 @@ class PostgresStore:
         Concurrent callers serialize on an advisory lock and re-read the version under it, so
         each migration runs once. A schema newer than this release raises ``SchemaError``.
 
-        Example:
+        Examples:
             >>> from crmkit.storage.postgres._testing import server_url
             >>> url = server_url()
             >>> PostgresStore(url, migrate=False)
@@ -282,7 +282,7 @@ class PostgresStore:
 
         For tests and scratch stores; the data is gone for every process.
 
-        Example:
+        Examples:
             >>> from crmkit.storage.postgres._testing import server_url
             >>> store = PostgresStore(server_url())
             >>> store.drop_schema()
@@ -440,7 +440,7 @@ class PostgresStore:
         block ends), so write blocks of all processes run one at a time; the thread holds the
         store until the block ends.
 
-        Example:
+        Examples:
             >>> from crmkit.model import Product
             >>> from crmkit.storage.postgres._testing import server_url
             >>> store = PostgresStore(server_url())
@@ -501,7 +501,7 @@ class PostgresStore:
     ) -> ErasureReport:
         """Remove a customer's personal data from every collection (see the storage guide).
 
-        Example:
+        Examples:
             >>> import datetime as dt
             >>> from crmkit.model import Customer
             >>> from crmkit.storage.postgres._testing import server_url

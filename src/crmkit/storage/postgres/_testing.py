@@ -67,7 +67,7 @@ def drop_schema(url: str) -> None:
 def server_url(prefix: str = "crmkit_doc") -> str:
     """The test server's URL with a fresh, unused schema name (drop it when done).
 
-    Example:
+    Examples:
         >>> import os
         >>> os.environ.get(ENV) is None or "schema=crmkit_doc_" in server_url()
         True

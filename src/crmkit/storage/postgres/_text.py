@@ -32,7 +32,7 @@ _UNESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 def stuff(text: str) -> str:
     """``text`` without U+0000, ordered as the original under ``COLLATE "C"``.
 
-    Example:
+    Examples:
         >>> stuff("a\\x00b") == "a\\x01\\x01b", stuff("plain")
         (True, 'plain')
     """
@@ -44,7 +44,7 @@ def stuff(text: str) -> str:
 def unstuff(text: str) -> str:
     """The original of a ``stuff``-ed string.
 
-    Example:
+    Examples:
         >>> unstuff(stuff("\\x00\\x02\\x01")) == "\\x00\\x02\\x01"
         True
     """
@@ -60,7 +60,7 @@ def _copy_escape(text: str) -> str:
 def copy_text(values: Sequence[str], *, empty_is_null: bool = False) -> list[str]:
     """COPY text-format fields of strings (stuffed, escaped; ``""`` as NULL if asked).
 
-    Example:
+    Examples:
         >>> copy_text(["a", "b\\tc", ""], empty_is_null=True)
         ['a', 'b\\\\tc', '\\\\N']
     """
@@ -80,7 +80,7 @@ def array_literals(
     ``quoted`` elements are text (stuffed, quoted, escaped); others are numbers written as is.
     Elements equal to ``null`` become NULL.
 
-    Example:
+    Examples:
         >>> array_literals(["a", "b", "c"], [2, 1], quoted=True)
         ['{"a","b"}', '{"c"}']
         >>> array_literals(["1", "0"], [2], quoted=False, null="0")
@@ -108,7 +108,7 @@ def array_literals(
 def copy_payload(columns: Sequence[Sequence[str]]) -> bytes:
     """The COPY text-format data of aligned columns of fields.
 
-    Example:
+    Examples:
         >>> copy_payload([["a", "b"], ["1", "2"]])
         b'a\\t1\\nb\\t2\\n'
     """
@@ -124,7 +124,7 @@ def _unescape(text: str) -> str:
 def parse_copy(data: bytes, width: int, *, texts: Sequence[int] = ()) -> list[list[str]]:
     """The ``width`` columns of COPY text-format output (no NULLs); ``texts`` are unstuffed.
 
-    Example:
+    Examples:
         >>> parse_copy(b"a\\t1\\nb\\\\tc\\t2\\n", 2, texts=[0])
         [['a', 'b\\tc'], ['1', '2']]
     """

@@ -31,8 +31,23 @@ from crmkit.storage._batch import (
 )
 from crmkit.storage._page import Page, decode_cursor, encode_cursor, micros
 from crmkit.storage._spec import CollectionSpec
+from crmkit.storage.postgres._binary import (
+    INT8_OID,
+    TEXT_OID,
+    Records,
+    array_field,
+    constant,
+    int4s,
+    int8_fields,
+    int8_items,
+    int8_values,
+    int8s,
+    strings,
+    text_field,
+    text_fields,
+    text_items,
+)
 from crmkit.storage.postgres._codecs import CONVERTER, Codec, dumps_json, opt, s, u
-from crmkit.storage.postgres._text import array_literals, copy_payload, copy_text, parse_copy
 
 if TYPE_CHECKING:
     from crmkit.storage.postgres._store import PostgresStore
@@ -50,8 +65,14 @@ __all__ = [
 
 V = TypeVar("V")
 
-#: Orders per chunk of a COPY payload.
+#: Rows per chunk of a COPY payload: the server loads one while the next is built.
 _CHUNK = 50_000
+
+#: Rows per aggregated chunk of a columnar scan (each column of a chunk is one value, < 1 GB).
+SCAN_CHUNK = 250_000
+
+#: A column of a columnar scan: its name, kind (int8, text, int8[] or text[]) and SQL.
+_Col = tuple[str, str, str]
 
 
 class PostgresCollection(Generic[V]):
@@ -191,16 +212,42 @@ class PostgresCollection(Generic[V]):
             params,
         )
 
-    def _copy_columns(
-        self, columns: Sequence[str], texts: Sequence[int], start: Any, end: Any
-    ) -> list[list[str]]:
+    def _scan_columns(self, cols: Sequence[_Col], start: Any, end: Any) -> dict[str, Any]:
+        """Columns of the rows in ``[start, end)`` in scan order, one snapshot, chunk by chunk.
+
+        The time and key columns come first. Each chunk is one query whose every column is
+        aggregated on the server into one value (see ``_binary``) over an ordered, limited
+        subquery; the chunk after it starts past its last (time, key).
+        """
+        c = self._codec
+        t, k = c.time_column, c.key_column
+        cols = [("_time", "int8", f"{t}"), ("_key", "text", f"{k}"), *cols]
+        inner, outer = [], []
+        for i, (_, kind, expr) in enumerate(cols):
+            array = kind.endswith("[]")
+            inner.append(f"array_send({expr}) AS c{i}" if array else f"{expr} AS c{i}")
+            if kind == "int8":
+                outer.append(f"string_agg(int8send(c{i}), ''::bytea)")
+            else:
+                empty = "''" if kind == "text" else "''::bytea"
+                outer.append(f"string_agg(c{i}, {empty})")
+                outer.append(f"string_agg(int4send(length(c{i})), ''::bytea)")
         where, params = self._range(start, end)
-        data = self._store._copy_out(
-            f"SELECT {', '.join(columns)} FROM {self._codec.table} WHERE {where} "
-            f"ORDER BY {self._order}",
-            params,
-        )
-        return parse_copy(data, len(columns), texts=texts)
+        chunks: list[dict[str, Any]] = []
+        after: tuple[int, str] | None = None
+        with self._store._snapshot():
+            while True:
+                keyset = f" AND ({t}, {k}) > (%s, %s)" if after else ""
+                row = self._store._aggregate(
+                    f"SELECT count(*), {', '.join(outer)} FROM (SELECT {', '.join(inner)} "
+                    f"FROM {c.table} WHERE {where}{keyset} ORDER BY {t}, {k} LIMIT %s) AS t",
+                    (*params, *(after or ()), SCAN_CHUNK),
+                )
+                chunk, after = _decode_chunk(cols, row[1:])
+                chunks.append(chunk)
+                if int(row[0]) < SCAN_CHUNK:
+                    break
+        return _join_chunks(cols, chunks)
 
 
 class PostgresSourceRecords(PostgresCollection[Any]):
@@ -214,107 +261,155 @@ class PostgresSourceRecords(PostgresCollection[Any]):
 class PostgresOrders(PostgresCollection[Order]):
     """Orders, one row each with the lines as arrays; COPY in for ingest, COPY out for scans."""
 
-    _ORDER_COLUMNS = (
-        "order_id",
-        "customer_id",
-        "placed_at",
-        "currency",
-        "total_minor",
-        "coalesce(shipping_minor, 0)",
-        "coalesce(tax_minor, 0)",
-        "status",
-        "channel",
-        "n_lines",
+    _ORDER_SCAN: tuple[_Col, ...] = (
+        ("customer_id", "text", "customer_id"),
+        ("currency", "text", "currency"),
+        ("total_minor", "int8", "total_minor"),
+        ("shipping_minor", "int8", "coalesce(shipping_minor, 0)"),
+        ("tax_minor", "int8", "coalesce(tax_minor, 0)"),
+        ("status", "text", "status"),
+        ("channel", "text", "channel"),
+    )
+    _LINE_SCAN: tuple[_Col, ...] = (
+        ("quantity", "int8[]", "line_quantities"),
+        ("unit_price_minor", "int8[]", "line_unit_prices"),
+        ("discount_minor", "int8[]", "array_replace(line_discounts, NULL, 0::bigint)"),
+        ("product_id", "text[]", "line_products"),
+        ("category", "text[]", "line_categories"),
     )
 
-    def _order_table(self, start: Any, end: Any) -> tuple[OrderColumns, npt.NDArray[np.int64]]:
-        cols = self._copy_columns(self._ORDER_COLUMNS, (0, 1, 3, 7, 8), start, end)
-        table = OrderColumns(
-            order_id=_str(cols[0]),
-            customer_id=_str(cols[1]),
-            placed_at=_int(cols[2]).view("datetime64[us]"),
-            currency=_str(cols[3]),
-            total_minor=_int(cols[4]),
-            shipping_minor=_int(cols[5]),
-            tax_minor=_int(cols[6]),
-            status=_str(cols[7]),
-            channel=_str(cols[8]),
+    def _order_table(self, cols: dict[str, Any]) -> OrderColumns:
+        return OrderColumns(
+            order_id=cols["_key"],
+            customer_id=cols["customer_id"],
+            placed_at=cols["_time"].view("datetime64[us]"),
+            currency=cols["currency"],
+            total_minor=cols["total_minor"],
+            shipping_minor=cols["shipping_minor"],
+            tax_minor=cols["tax_minor"],
+            status=cols["status"],
+            channel=cols["channel"],
         )
-        return table, _int(cols[9])
 
     def columns(self, start: Any = None, end: Any = None) -> OrderColumns:
-        return self._order_table(start, end)[0]
+        return self._order_table(self._scan_columns(self._ORDER_SCAN, start, end))
 
     def line_columns(self, start: Any = None, end: Any = None) -> OrderLineColumns:
-        where, params = self._range(start, end)
-        with self._store._snapshot():
-            orders, counts = self._order_table(start, end)
-            data = self._store._copy_out(
-                "SELECT l.p, l.q, l.up, coalesce(l.d, 0), coalesce(l.c, '') FROM "
-                f"(SELECT * FROM orders WHERE {where} ORDER BY placed_at, order_id) o "
-                "CROSS JOIN LATERAL unnest(o.line_products, o.line_quantities, "
-                "o.line_unit_prices, o.line_discounts, o.line_categories) "
-                "WITH ORDINALITY AS l(p, q, up, d, c, i) ORDER BY o.placed_at, o.order_id, l.i",
-                params,
-            )
-        cols = parse_copy(data, 5, texts=(0, 4))
+        cols = self._scan_columns(self._ORDER_SCAN + self._LINE_SCAN, start, end)
+        orders = self._order_table(cols)
+        quantity, counts = cols["quantity"]
+        unit, discount = cols["unit_price_minor"][0], cols["discount_minor"][0]
         total = int(counts.sum())
-        quantity, unit, discount = _int(cols[1]), _int(cols[2]), _int(cols[3])
         starts = np.cumsum(counts) - counts
         return OrderLineColumns(
             order_id=np.repeat(orders.order_id, counts),
             line_no=np.arange(total, dtype=np.int64) - np.repeat(starts, counts),
             customer_id=np.repeat(orders.customer_id, counts),
             placed_at=np.repeat(orders.placed_at, counts),
-            product_id=_str(cols[0]),
+            product_id=cols["product_id"][0],
             quantity=quantity,
             unit_price_minor=unit,
             discount_minor=discount,
             total_minor=quantity * unit - discount,
             currency=np.repeat(orders.currency, counts),
-            category=_str(cols[4]),
+            category=cols["category"][0],
         )
 
     def upsert_columns(self, orders: OrderColumns, lines: OrderLineColumns) -> int:
         grouped = group_lines(orders, lines)
         n = len(orders)
         self._store._upsert(
-            "orders", payload=_order_payload(orders, grouped.lines, grouped.counts), count=n
+            "orders",
+            payload=_order_payload(orders, grouped.lines, grouped.counts),
+            count=n,
+            payload_columns=_ORDER_COPY,
         )
         return n
+
+
+#: The order columns in the order binary COPY tuples hold them (fixed-size fields first).
+_ORDER_COPY = (
+    "placed_at",
+    "total_minor",
+    "n_lines",
+    "attributes",
+    "shipping_minor",
+    "tax_minor",
+    "order_id",
+    "customer_id",
+    "currency",
+    "status",
+    "channel",
+    "line_quantities",
+    "line_unit_prices",
+    "line_discounts",
+    "line_products",
+    "line_categories",
+)
 
 
 def _order_payload(
     orders: OrderColumns, lines: OrderLineColumns, counts: npt.NDArray[np.int64]
 ) -> Iterator[bytes]:
-    """COPY data of a validated batch, in chunks: the server loads one while the next is built."""
-    ends = np.cumsum(counts)
-    for lo in range(0, len(orders), _CHUNK):
-        hi = min(lo + _CHUNK, len(orders))
-        o = orders.take(np.arange(lo, hi))
-        first = int(ends[lo - 1]) if lo else 0
-        g = lines.take(np.arange(first, int(ends[hi - 1])))
-        c = counts[lo:hi].tolist()
-        yield copy_payload(
-            [
-                copy_text(o.order_id.tolist()),
-                copy_text(o.customer_id.tolist()),
-                _ints(o.placed_at.astype(np.int64)),
-                copy_text(o.currency.tolist()),
-                _ints(o.total_minor),
-                [str(x) if x else "\\N" for x in o.shipping_minor.tolist()],
-                [str(x) if x else "\\N" for x in o.tax_minor.tolist()],
-                copy_text(o.status.tolist()),
-                copy_text(o.channel.tolist()),
-                ["{}"] * (hi - lo),
-                list(map(str, c)),
-                array_literals(g.product_id.tolist(), c, quoted=True),
-                array_literals(_ints(g.quantity), c, quoted=False),
-                array_literals(_ints(g.unit_price_minor), c, quoted=False),
-                array_literals(_ints(g.discount_minor), c, quoted=False, null="0"),
-                array_literals(g.category.tolist(), c, quoted=True, null=""),
-            ]
-        )
+    """Binary COPY tuples of a validated batch, in chunks of at most ``_CHUNK`` orders.
+
+    Orders go in groups by their number of lines (exact up to 16, else rounded up to a power
+    of two; the order of tuples in a COPY does not matter), so that each group lays its line
+    arrays out in a table of as many slots.
+    """
+    order_cols = [getattr(orders, name) for name in _ORDER_FIELDS]
+    line_cols = [getattr(lines, name) for name in _LINE_FIELDS]
+    slots = np.where(counts <= 16, counts, 1 << np.ceil(np.log2(np.maximum(counts, 1))).astype(int))
+    kinds = np.unique(slots).tolist()
+    for k in kinds:
+        o, g, c = order_cols, line_cols, counts
+        if len(kinds) > 1:
+            rows = np.flatnonzero(slots == k)
+            picked = np.repeat(slots == k, counts)
+            o, g, c = [x[rows] for x in o], [x[picked] for x in g], counts[rows]
+        ends = np.cumsum(c)
+        step = max(1, min(_CHUNK, 5 * _CHUNK // 2 // max(k, 1)))
+        for lo in range(0, len(c), step):
+            hi = min(lo + step, len(c))
+            first, last = int(ends[lo - 1]) if lo else 0, int(ends[hi - 1])
+            yield _order_tuples([x[lo:hi] for x in o], [x[first:last] for x in g], c[lo:hi], int(k))
+
+
+#: The order and line columns that ``_order_tuples`` takes, in this order.
+_ORDER_FIELDS = (
+    "placed_at",
+    "total_minor",
+    "shipping_minor",
+    "tax_minor",
+    "order_id",
+    "customer_id",
+    "currency",
+    "status",
+    "channel",
+)
+_LINE_FIELDS = ("quantity", "unit_price_minor", "discount_minor", "product_id", "category")
+
+
+def _order_tuples(
+    o: list[npt.NDArray[Any]], g: list[npt.NDArray[Any]], counts: npt.NDArray[np.int64], slots: int
+) -> bytes:
+    """Binary COPY tuples (``_ORDER_COPY``) of orders with at most ``slots`` lines each."""
+    placed, total, shipping, tax, *texts = o
+    quantity, unit, discount, product, category = g
+    n = len(counts)
+    r = Records(n)
+    r.fixed(np.full(n, len(_ORDER_COPY), ">i2"))
+    r.fixed(int8s(placed.astype(np.int64))).fixed(int8s(total))
+    r.fixed(int4s(counts)).fixed(constant(n, b"{}"))
+    r.var(*int8_fields(shipping, shipping == 0)).var(*int8_fields(tax, tax == 0))
+    for text in texts:
+        text_field(r, text)
+    array_field(r, int8_fields(quantity), counts, slots, INT8_OID)
+    array_field(r, int8_fields(unit), counts, slots, INT8_OID)
+    array_field(r, int8_fields(discount, discount == 0), counts, slots, INT8_OID)
+    array_field(r, text_fields(product), counts, slots, TEXT_OID)
+    array_field(r, text_fields(category, null_if_empty=True), counts, slots, TEXT_OID)
+    return r.build()
 
 
 class PostgresReturns(PostgresCollection[Return]):
@@ -345,38 +440,46 @@ class PostgresReturns(PostgresCollection[Return]):
 class PostgresEvents(PostgresCollection[Event]):
     """Behavioural events; COPY in for ingest, COPY out for scans."""
 
-    _EVENT_COLUMNS = (
-        "event_id",
-        "coalesce(customer_id, '')",
-        "coalesce(anonymous_id, '')",
-        "type",
-        "at",
+    _EVENT_SCAN: tuple[_Col, ...] = (
+        ("customer_id", "text", "coalesce(customer_id, '')"),
+        ("anonymous_id", "text", "coalesce(anonymous_id, '')"),
+        ("type", "text", "type"),
     )
 
     def columns(self, start: Any = None, end: Any = None) -> EventColumns:
-        cols = self._copy_columns(self._EVENT_COLUMNS, (0, 1, 2, 3), start, end)
+        cols = self._scan_columns(self._EVENT_SCAN, start, end)
         return EventColumns(
-            event_id=_str(cols[0]),
-            customer_id=_str(cols[1]),
-            anonymous_id=_str(cols[2]),
-            type=_str(cols[3]),
-            at=_int(cols[4]).view("datetime64[us]"),
+            event_id=cols["_key"],
+            customer_id=cols["customer_id"],
+            anonymous_id=cols["anonymous_id"],
+            type=cols["type"],
+            at=cols["_time"].view("datetime64[us]"),
         )
 
     def upsert_columns(self, events: EventColumns) -> int:
         check_events(events)
-        payload = copy_payload(
-            [
-                copy_text(events.event_id.tolist()),
-                copy_text(events.customer_id.tolist(), empty_is_null=True),
-                copy_text(events.anonymous_id.tolist(), empty_is_null=True),
-                copy_text(events.type.tolist()),
-                _ints(events.at.astype(np.int64)),
-                ["{}"] * len(events),
-            ]
+        self._store._upsert(
+            "events",
+            payload=_event_payload(events),
+            count=len(events),
+            payload_columns=("at", "properties", "event_id", "customer_id", "anonymous_id", "type"),
         )
-        self._store._upsert("events", payload=[payload], count=len(events))
         return len(events)
+
+
+def _event_payload(events: EventColumns) -> Iterator[bytes]:
+    """Binary COPY tuples of a validated batch of events, in chunks of ``_CHUNK``."""
+    for lo in range(0, len(events), _CHUNK):
+        part = slice(lo, min(lo + _CHUNK, len(events)))
+        n = part.stop - lo
+        r = Records(n)
+        r.fixed(np.full(n, 6, ">i2")).fixed(int8s(events.at[part].astype(np.int64)))
+        r.fixed(constant(n, b"{}"))
+        text_field(r, events.event_id[part])
+        text_field(r, events.customer_id[part], null_if_empty=True)
+        text_field(r, events.anonymous_id[part], null_if_empty=True)
+        text_field(r, events.type[part])
+        yield r.build()
 
 
 class PostgresConsents(PostgresCollection[Consent]):
@@ -454,8 +557,67 @@ class PostgresDocuments(PostgresCollection[V]):
         return self._spec
 
 
-def _ints(values: npt.NDArray[np.int64]) -> list[str]:
-    return list(map(str, values.tolist()))
+def _decode_chunk(
+    cols: Sequence[_Col], values: Sequence[Any]
+) -> tuple[dict[str, Any], tuple[int, str] | None]:
+    """One aggregated chunk as arrays, and its last (time, stuffed key) to continue after."""
+    out: dict[str, Any] = {}
+    it = iter(values)
+    last_key = ""
+    for name, kind, _ in cols:
+        blob = next(it)
+        if kind == "int8":
+            out[name] = int8_values(blob)
+            continue
+        sizes = np.frombuffer(next(it) or b"", ">i4").astype(np.int64)
+        if kind == "text":
+            out[name] = strings(blob, sizes)
+            if name == "_key" and sizes.size:
+                last_key = blob[len(blob) - int(sizes[-1]) :]
+        elif kind == "int8[]":
+            out[name] = int8_items(blob, sizes)
+        else:
+            out[name] = text_items(blob, sizes)
+    times = out["_time"]
+    if not times.size:
+        return out, None
+    keys = out["_key"]
+    step = np.diff(times)
+    tie = step == 0
+    if (step < 0).any() or (keys[1:][tie] <= keys[:-1][tie]).any():
+        out = _take(out, np.lexsort((keys, times)))  # aggregates kept the subquery's order so far
+    return out, (int(out["_time"][-1]), last_key)
+
+
+def _take(cols: dict[str, Any], perm: npt.NDArray[np.intp]) -> dict[str, Any]:
+    """The rows ``perm`` of a chunk; array columns move their elements with their rows."""
+    out: dict[str, Any] = {}
+    for name, col in cols.items():
+        if isinstance(col, tuple):
+            items, counts = col
+            starts = (np.cumsum(counts) - counts)[perm]
+            moved = counts[perm]
+            index = np.repeat(starts - (np.cumsum(moved) - moved), moved)
+            out[name] = (items[index + np.arange(int(moved.sum()))], moved)
+        else:
+            out[name] = col[perm]
+    return out
+
+
+def _join_chunks(cols: Sequence[_Col], chunks: list[dict[str, Any]]) -> dict[str, Any]:
+    if len(chunks) == 1:
+        return chunks[0]
+    out: dict[str, Any] = {}
+    for name, kind, _ in cols:
+        parts = [c[name] for c in chunks]
+        if kind.endswith("[]"):
+            out[name] = (
+                np.concatenate([p[0] for p in parts]),
+                np.concatenate([p[1] for p in parts]),
+            )
+        else:
+            out[name] = np.concatenate(parts)
+    return out
 
 
 def _transpose(rows: list[Sequence[Any]], width: int) -> list[Sequence[Any]]:

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import psycopg
 from psycopg import errors as pgerr
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 
 from crmkit.errors import (
     ConflictError,
@@ -28,6 +29,7 @@ from crmkit.storage._batch import check_key
 from crmkit.storage._capabilities import Capabilities
 from crmkit.storage._page import ErasureReport, erasure_pseudonym
 from crmkit.storage._spec import CollectionSpec
+from crmkit.storage.postgres._binary import COPY_HEADER, COPY_TRAILER
 from crmkit.storage.postgres._codecs import CODECS, s
 from crmkit.storage.postgres._collections import (
     PostgresCollection,
@@ -59,6 +61,9 @@ SMALL_BATCH = 64
 
 #: A columnar batch of at least this many rows into an empty table is copied straight in.
 BULK_LOAD_ROWS = 50_000
+
+#: ``maintenance_work_mem`` for the index builds after a bulk load (this transaction only).
+BULK_INDEX_MEMORY = "256MB"
 
 _SCHEMA = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -378,15 +383,18 @@ class PostgresStore:
         *,
         payload: Iterable[bytes] | None = None,
         count: int = 0,
+        payload_columns: Sequence[str] = (),
     ) -> None:
-        """Write rows (or a COPY payload of ``count`` rows), replacing rows with their keys.
+        """Write rows (or a binary COPY payload of ``count`` rows), replacing rows with their keys.
 
         A small batch is one pipelined ``INSERT ... ON CONFLICT``. A larger one is copied into
         a temporary table and merged with one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE``.
-        A payload of at least ``BULK_LOAD_ROWS`` rows into an empty table (its keys are unique,
+        A payload (binary COPY tuples of ``payload_columns``, without the stream's header and
+        trailer) of at least ``BULK_LOAD_ROWS`` rows into an empty table (its keys are unique,
         checked before) is copied straight in, its secondary indexes rebuilt after the load.
         """
         columns = [name for name, _ in TABLES[table]]
+        copied = ", ".join(payload_columns) if payload is not None else ", ".join(columns)
         keys = primary_key(table)
         names = ", ".join(columns)
         update = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in keys)
@@ -403,17 +411,16 @@ class PostgresStore:
             if payload is not None and count >= BULK_LOAD_ROWS:
                 row = cur.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table})").fetchone()
                 if row is not None and row[0]:
-                    self._bulk_load(cur, table, names, payload)
+                    self._bulk_load(cur, table, copied, payload)
                     return
             # A temporary table of this connection, created on first use (in this block: if
             # the block rolls back, so does the creation, and the next batch creates it again).
             stage = f"crmkit_stage_{table}"
             cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table})")
-            with cur.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
-                if payload is not None:
-                    for chunk in payload:
-                        copy.write(chunk)
-                else:
+            if payload is not None:
+                _copy_binary(cur, stage, copied, payload)
+            else:
+                with cur.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
                     for r in rows:
                         copy.write_row(r)
             cur.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} {conflict}")
@@ -426,9 +433,8 @@ class PostgresStore:
         # to build once over sorted data than to grow row by row.
         for name, _ in INDEXES[table]:
             cur.execute(f"DROP INDEX {name}")
-        with cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-            for chunk in payload:
-                copy.write(chunk)
+        _copy_binary(cur, table, names, payload)
+        cur.execute(f"SET LOCAL maintenance_work_mem = '{BULK_INDEX_MEMORY}'")
         for name, on in INDEXES[table]:
             cur.execute(f"CREATE INDEX {name} ON {on}")
 
@@ -571,6 +577,22 @@ class PostgresStore:
 
     def __repr__(self) -> str:
         return f"PostgresStore({self._url!r})"
+
+
+def _copy_binary(
+    cur: psycopg.Cursor[Any], table: str, names: str, payload: Iterable[bytes]
+) -> None:
+    """``COPY`` binary tuples into ``table``, framed by the stream's header and trailer.
+
+    A worker thread sends each chunk while the next is built, so the server loads one part of
+    the batch while Python lays out the next.
+    """
+    writer = QueuedLibpqWriter(cur)
+    with cur.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)", writer=writer) as copy:
+        copy.write(COPY_HEADER)
+        for chunk in payload:
+            copy.write(chunk)
+        copy.write(COPY_TRAILER)
 
 
 def _mapped(where: str, exc: psycopg.Error) -> StorageError | InvalidInputError:

@@ -321,11 +321,40 @@ def strings(text: str | None, lengths: I64) -> npt.NDArray[np.str_]:
     return out
 
 
+def _elements(raw: U8, sizes: I64) -> tuple[I64, I64, I64]:
+    """Where the elements of one-dimensional arrays sent one after another are.
+
+    ``raw`` holds ``array_send`` values of ``sizes`` bytes each. The start and length (-1 for
+    NULL) of every element, in order, and the count per array. Elements are walked by
+    position within their array, all arrays at once (longest arrays last to drop out).
+    """
+    starts = _starts(sizes.astype(np.int64))
+    int4s_at = _at(raw, ">i4")
+    counts = np.zeros(sizes.size, np.int64)
+    full = sizes > 12  # an empty array is 12 bytes: no dimensions
+    counts[full] = int4s_at[starts[full] + 12]
+    first = _starts(counts)
+    begin = np.zeros(int(counts.sum()), np.int64)
+    length = np.zeros(begin.size, np.int64)
+    by_count = np.argsort(-counts, kind="stable")
+    live_counts = counts[by_count]
+    at = starts[by_count] + 20
+    slots = first[by_count]
+    for j in range(int(live_counts[0]) if counts.size else 0):
+        live = int(np.count_nonzero(live_counts > j))
+        at, slots = at[:live], slots[:live]
+        size = int4s_at[at].astype(np.int64)
+        begin[slots + j] = at + 4
+        length[slots + j] = size
+        at = at + 4 + np.maximum(size, 0)
+    return begin, length, counts
+
+
 def text_items(blob: bytes | None, sizes: I64) -> tuple[npt.NDArray[np.str_], I64]:
     """The elements of ``text[]`` values sent one after another: strings and count per array.
 
     ``blob`` holds ``array_send`` values of ``sizes`` bytes each; NULL elements come back as
-    ``""``. Elements are walked by position within their array, all arrays at once.
+    ``""``.
 
     Examples:
         >>> import struct
@@ -337,29 +366,8 @@ def text_items(blob: bytes | None, sizes: I64) -> tuple[npt.NDArray[np.str_], I6
         (['a', ''], [2, 0])
     """
     raw = np.frombuffer(blob or b"", np.uint8)
-    starts = _starts(sizes.astype(np.int64))
-    int4s_at = _at(raw, ">i4")
-
-    def int4(at: I64) -> I64:
-        return int4s_at[at].astype(np.int64)
-
-    counts = np.zeros(sizes.size, np.int64)
-    full = sizes > 12
-    counts[full] = int4(starts[full] + 12)
-    first = _starts(counts)
-    total = int(counts.sum())
-    begin = np.zeros(total, np.int64)
-    length = np.zeros(total, np.int64)
-    by_count = np.argsort(-counts, kind="stable")
-    at = starts[by_count] + 20
-    for j in range(int(counts.max()) if counts.size else 0):
-        live = int(np.count_nonzero(counts[by_count] > j))
-        at = at[:live]
-        size = int4(at)
-        slot = first[by_count[:live]] + j
-        begin[slot] = at + 4
-        length[slot] = np.maximum(size, 0)
-        at = at + 4 + length[slot]
+    begin, length, counts = _elements(raw, sizes)
+    length = np.maximum(length, 0)
     data = raw[np.repeat(begin - _starts(length), length) + np.arange(int(length.sum()))]
     if data.size and int(data.max()) >= 0x80:
         chars = segment_sums((data & 0xC0) != 0x80, length)
@@ -369,18 +377,18 @@ def text_items(blob: bytes | None, sizes: I64) -> tuple[npt.NDArray[np.str_], I6
 
 
 def int8_items(blob: bytes | None, sizes: I64) -> tuple[I64, I64]:
-    """The elements of NULL-free ``bigint[]`` values sent one after another, and the counts.
+    """The elements of ``bigint[]`` values sent one after another (NULL as 0), and the counts.
 
     Examples:
         >>> import struct
-        >>> one = struct.pack(">5i", 1, 0, 20, 2, 1) + struct.pack(">iqiq", 8, 7, 8, -1)
+        >>> one = struct.pack(">5i", 1, 1, 20, 3, 1) + struct.pack(">iqiiq", 8, 7, -1, 8, -2)
         >>> values, counts = int8_items(one, np.array([len(one)]))
         >>> values.tolist(), counts.tolist()
-        ([7, -1], [2])
+        ([7, 0, -2], [3])
     """
     raw = np.frombuffer(blob or b"", np.uint8)
-    sizes = sizes.astype(np.int64)
-    counts = np.where(sizes > 12, (sizes - 20) // 12, 0)
-    starts = _starts(sizes) + 24
-    at = np.repeat(starts - 12 * _starts(counts), counts) + 12 * np.arange(int(counts.sum()))
-    return _at(raw, ">i8")[at].astype(np.int64), counts
+    begin, length, counts = _elements(raw, sizes)
+    values = np.zeros(begin.size, np.int64)
+    present = length == 8
+    values[present] = _at(raw, ">i8")[begin[present]]
+    return values, counts

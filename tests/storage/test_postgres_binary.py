@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -123,6 +124,26 @@ def test_scans_in_many_chunks_equal_one_chunk(url: str, monkeypatch: pytest.Monk
         assert store.orders.line_columns().equals(whole)
         assert store.orders.columns(start=start).equals(window)
         assert 0 < len(window) < 45
+
+
+def test_scan_falls_back_to_ordered_aggregates(
+    url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A chunk found out of order makes the scan run again with ORDER BY in every aggregate."""
+    orders, lines = batch(30, seed=7)
+    want_orders, want_lines = _expected(orders, lines)
+    decode = pg_collections._decode_chunk
+
+    def unordered(cols: Any, values: Any, *, check: bool) -> Any:
+        return None if check else decode(cols, values, check=False)
+
+    with PostgresStore(url) as store:
+        store.orders.upsert_columns(orders, lines)
+        monkeypatch.setattr(pg_collections, "SCAN_CHUNK", 8)
+        monkeypatch.setattr(pg_collections, "_decode_chunk", unordered)
+        assert store.orders.line_columns().equals(want_lines)
+        assert store.orders.columns().equals(want_orders)
+    assert "lost their order" in caplog.text
 
 
 def test_events_round_trip_with_awkward_text(url: str, monkeypatch: pytest.MonkeyPatch) -> None:

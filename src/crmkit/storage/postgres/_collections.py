@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
@@ -65,11 +67,13 @@ __all__ = [
 
 V = TypeVar("V")
 
+log = logging.getLogger("crmkit.storage")
+
 #: Rows per chunk of a COPY payload: the server loads one while the next is built.
 _CHUNK = 50_000
 
 #: Rows per aggregated chunk of a columnar scan (each column of a chunk is one value, < 1 GB).
-SCAN_CHUNK = 250_000
+SCAN_CHUNK = 100_000
 
 #: A column of a columnar scan: its name, kind (int8, text, int8[] or text[]) and SQL.
 _Col = tuple[str, str, str]
@@ -215,27 +219,41 @@ class PostgresCollection(Generic[V]):
     def _scan_columns(self, cols: Sequence[_Col], start: Any, end: Any) -> dict[str, Any]:
         """Columns of the rows in ``[start, end)`` in scan order, one snapshot, chunk by chunk.
 
-        The time and key columns come first. Each chunk is one query whose every column is
-        aggregated on the server into one value (see ``_binary``) over an ordered, limited
-        subquery; the chunk after it starts past its last (time, key).
+        Each chunk is one query that aggregates every column into one value on the server
+        (see ``_binary``) over a subquery ordered by (time, key) and limited to the chunk; the
+        next chunk starts past its last (time, key), and is read while a worker thread turns
+        this one into arrays. Plain aggregates keep their ordered input's order in PostgreSQL,
+        which each chunk checks; should one not, the scan runs again with ``ORDER BY`` inside
+        every aggregate.
         """
+        got = self._scan_chunks(cols, start, end, ordered=False)
+        if got is None:
+            log.warning("%s: aggregates lost their order; scanning again", self._codec.name)
+            got = self._scan_chunks(cols, start, end, ordered=True)
+        assert got is not None
+        return got
+
+    def _scan_chunks(
+        self, cols: Sequence[_Col], start: Any, end: Any, *, ordered: bool
+    ) -> dict[str, Any] | None:
         c = self._codec
         t, k = c.time_column, c.key_column
         cols = [("_time", "int8", f"{t}"), ("_key", "text", f"{k}"), *cols]
+        by = " ORDER BY c0, c1" if ordered else ""
         inner, outer = [], []
         for i, (_, kind, expr) in enumerate(cols):
             array = kind.endswith("[]")
             inner.append(f"array_send({expr}) AS c{i}" if array else f"{expr} AS c{i}")
             if kind == "int8":
-                outer.append(f"string_agg(int8send(c{i}), ''::bytea)")
+                outer.append(f"string_agg(int8send(c{i}), ''::bytea{by})")
             else:
                 empty = "''" if kind == "text" else "''::bytea"
-                outer.append(f"string_agg(c{i}, {empty})")
-                outer.append(f"string_agg(int4send(length(c{i})), ''::bytea)")
+                outer.append(f"string_agg(c{i}, {empty}{by})")
+                outer.append(f"string_agg(int4send(length(c{i})), ''::bytea{by})")
         where, params = self._range(start, end)
-        chunks: list[dict[str, Any]] = []
+        pending: list[Future[dict[str, Any] | None]] = []
         after: tuple[int, str] | None = None
-        with self._store._snapshot():
+        with self._store._snapshot(), ThreadPoolExecutor(1, "crmkit-scan") as pool:
             while True:
                 keyset = f" AND ({t}, {k}) > (%s, %s)" if after else ""
                 row = self._store._aggregate(
@@ -243,11 +261,14 @@ class PostgresCollection(Generic[V]):
                     f"FROM {c.table} WHERE {where}{keyset} ORDER BY {t}, {k} LIMIT %s) AS t",
                     (*params, *(after or ()), SCAN_CHUNK),
                 )
-                chunk, after = _decode_chunk(cols, row[1:])
-                chunks.append(chunk)
+                pending.append(pool.submit(_decode_chunk, cols, row[1:], check=not ordered))
                 if int(row[0]) < SCAN_CHUNK:
                     break
-        return _join_chunks(cols, chunks)
+                after = _last(row[1], row[2], row[3])
+            chunks = [f.result() for f in pending]
+        if any(chunk is None for chunk in chunks):
+            return None
+        return _join_chunks(cols, [chunk for chunk in chunks if chunk is not None])
 
 
 class PostgresSourceRecords(PostgresCollection[Any]):
@@ -259,7 +280,7 @@ class PostgresSourceRecords(PostgresCollection[Any]):
 
 
 class PostgresOrders(PostgresCollection[Order]):
-    """Orders, one row each with the lines as arrays; COPY in for ingest, COPY out for scans."""
+    """Orders, one row each with the lines as arrays; binary COPY in, aggregated columns out."""
 
     _ORDER_SCAN: tuple[_Col, ...] = (
         ("customer_id", "text", "customer_id"),
@@ -441,7 +462,7 @@ class PostgresReturns(PostgresCollection[Return]):
 
 
 class PostgresEvents(PostgresCollection[Event]):
-    """Behavioural events; COPY in for ingest, COPY out for scans."""
+    """Behavioural events; binary COPY in, aggregated columns out."""
 
     _EVENT_SCAN: tuple[_Col, ...] = (
         ("customer_id", "text", "coalesce(customer_id, '')"),
@@ -560,13 +581,18 @@ class PostgresDocuments(PostgresCollection[V]):
         return self._spec
 
 
+def _last(times: bytes, keys: str, lengths: bytes) -> tuple[int, str]:
+    """The last (time, stuffed key) of a chunk, straight from its aggregated values."""
+    size = int.from_bytes(lengths[-4:], "big")
+    return int.from_bytes(times[-8:], "big", signed=True), keys[len(keys) - size :]
+
+
 def _decode_chunk(
-    cols: Sequence[_Col], values: Sequence[Any]
-) -> tuple[dict[str, Any], tuple[int, str] | None]:
-    """One aggregated chunk as arrays, and its last (time, stuffed key) to continue after."""
+    cols: Sequence[_Col], values: Sequence[Any], *, check: bool
+) -> dict[str, Any] | None:
+    """One aggregated chunk as arrays; None if ``check`` finds it out of (time, key) order."""
     out: dict[str, Any] = {}
     it = iter(values)
-    last_key = ""
     for name, kind, _ in cols:
         blob = next(it)
         if kind == "int8":
@@ -575,35 +601,17 @@ def _decode_chunk(
         sizes = np.frombuffer(next(it) or b"", ">i4").astype(np.int64)
         if kind == "text":
             out[name] = strings(blob, sizes)
-            if name == "_key" and sizes.size:
-                last_key = blob[len(blob) - int(sizes[-1]) :]
         elif kind == "int8[]":
             out[name] = int8_items(blob, sizes)
         else:
             out[name] = text_items(blob, sizes)
-    times = out["_time"]
-    if not times.size:
-        return out, None
-    keys = out["_key"]
-    step = np.diff(times)
-    tie = step == 0
-    if (step < 0).any() or (keys[1:][tie] <= keys[:-1][tie]).any():
-        out = _take(out, np.lexsort((keys, times)))  # aggregates kept the subquery's order so far
-    return out, (int(out["_time"][-1]), last_key)
-
-
-def _take(cols: dict[str, Any], perm: npt.NDArray[np.intp]) -> dict[str, Any]:
-    """The rows ``perm`` of a chunk; array columns move their elements with their rows."""
-    out: dict[str, Any] = {}
-    for name, col in cols.items():
-        if isinstance(col, tuple):
-            items, counts = col
-            starts = (np.cumsum(counts) - counts)[perm]
-            moved = counts[perm]
-            index = np.repeat(starts - (np.cumsum(moved) - moved), moved)
-            out[name] = (items[index + np.arange(int(moved.sum()))], moved)
-        else:
-            out[name] = col[perm]
+        if check and name == "_key":
+            times, keys = out["_time"], out["_key"]
+            step = np.diff(times)
+            tie = step == 0
+            # Keys are unique; equal ones here differ by trailing U+0000 that numpy drops.
+            if (step < 0).any() or (keys[1:][tie] < keys[:-1][tie]).any():
+                return None
     return out
 
 

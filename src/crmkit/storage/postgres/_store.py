@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import queue
 import re
 import threading
 import time
@@ -16,7 +17,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import psycopg
 from psycopg import errors as pgerr
 from psycopg import sql
-from psycopg.copy import QueuedLibpqWriter
 
 from crmkit.errors import (
     ConflictError,
@@ -111,7 +111,8 @@ class PostgresStore:
     takes a transaction-scoped advisory lock of the schema: write blocks of all processes run
     one after another, so a read-modify-write inside a block never loses a concurrent write.
     Reads outside blocks run at once. Batches are written with ``COPY`` into a temporary table
-    and one ``INSERT ... ON CONFLICT DO UPDATE``; columnar scans read ``COPY ... TO STDOUT``.
+    and one ``INSERT ... ON CONFLICT DO UPDATE`` (columnar batches as binary ``COPY``); columnar
+    scans aggregate each column of a chunk into one value on the server.
     Driver errors are re-raised as ``StorageError`` subclasses ``from`` the cause.
 
     Args:
@@ -346,12 +347,6 @@ class PostgresStore:
         with self._lock, self._errors():
             return self._open().execute(query, params).rowcount
 
-    def _copy_out(self, query: str, params: Sequence[Any] = ()) -> bytes:
-        with self._lock, self._errors():
-            cur = self._open().cursor()
-            with cur.copy(f"COPY ({query}) TO STDOUT", params) as copy:
-                return b"".join(bytes(chunk) for chunk in copy)
-
     @contextmanager
     def _snapshot(self) -> Iterator[None]:
         """Reads inside see one snapshot (a read-only repeatable-read block, unless in one)."""
@@ -584,15 +579,54 @@ def _copy_binary(
 ) -> None:
     """``COPY`` binary tuples into ``table``, framed by the stream's header and trailer.
 
-    A worker thread sends each chunk while the next is built, so the server loads one part of
-    the batch while Python lays out the next.
+    A worker thread builds the next chunks while this one is sent, so the server loads one
+    part of the batch while Python lays out the next.
     """
-    writer = QueuedLibpqWriter(cur)
-    with cur.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)", writer=writer) as copy:
+    with cur.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
         copy.write(COPY_HEADER)
-        for chunk in payload:
+        for chunk in _ahead(payload):
             copy.write(chunk)
         copy.write(COPY_TRAILER)
+
+
+def _ahead(chunks: Iterable[bytes], depth: int = 2) -> Iterator[bytes]:
+    """The chunks in order, built by a worker thread at most ``depth`` ahead of the reader.
+
+    An error in the worker is raised here; a reader that stops early stops the worker.
+    """
+    ready: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: tuple[bool, Any]) -> bool:
+        while not stop.is_set():
+            with suppress(queue.Full):
+                ready.put(item, timeout=0.05)
+                return True
+        return False
+
+    def work() -> None:
+        try:
+            for chunk in chunks:
+                if not offer((True, chunk)):
+                    return
+        except BaseException as exc:  # handed to the reader, raised there
+            offer((False, exc))
+            return
+        offer((False, None))
+
+    worker = threading.Thread(target=work, name="crmkit-copy", daemon=True)
+    worker.start()
+    try:
+        while True:
+            more, value = ready.get()
+            if not more:
+                if value is not None:
+                    raise value
+                return
+            yield value
+    finally:
+        stop.set()
+        worker.join()
 
 
 def _mapped(where: str, exc: psycopg.Error) -> StorageError | InvalidInputError:

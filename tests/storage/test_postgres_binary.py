@@ -20,7 +20,7 @@ from crmkit.columns import EventColumns, OrderColumns, OrderLineColumns
 from crmkit.errors import InvalidInputError
 from crmkit.storage import orders_from_columns
 from crmkit.storage.postgres import PostgresStore
-from crmkit.storage.postgres import _collections as pg_collections
+from crmkit.storage.postgres import _columnar as columnar
 from crmkit.storage.postgres import _store as pg_store
 from crmkit.storage.postgres._binary import Records, segment_sums, strings, utf8
 from crmkit.storage.postgres._testing import drop_schema, server_url
@@ -99,7 +99,7 @@ def _expected(
 def test_awkward_batches_round_trip(url: str, bulk: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """Binary COPY in and aggregated scans out return every column exactly, both write paths."""
     monkeypatch.setattr(pg_store, "BULK_LOAD_ROWS", 10 if bulk else 10**9)
-    monkeypatch.setattr(pg_collections, "_CHUNK", 7)
+    monkeypatch.setattr(columnar, "CHUNK", 7)
     orders, lines = batch(60)
     want_orders, want_lines = _expected(orders, lines)
     with PostgresStore(url) as store:
@@ -112,6 +112,19 @@ def test_awkward_batches_round_trip(url: str, bulk: bool, monkeypatch: pytest.Mo
         }
 
 
+def test_bulk_load_leaves_planner_statistics(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A load into an empty table analyzes the indexed columns, so scans can walk an index."""
+    monkeypatch.setattr(pg_store, "BULK_LOAD_ROWS", 10)
+    orders, lines = batch(30)
+    with PostgresStore(url) as store:
+        store.orders.upsert_columns(orders, lines)
+        rows = store._fetch(
+            "SELECT attname FROM pg_stats WHERE schemaname = %s AND tablename = 'orders'",
+            (store.schema,),
+        )
+    assert sorted(r[0] for r in rows) == ["customer_id", "order_id", "placed_at"]
+
+
 def test_scans_in_many_chunks_equal_one_chunk(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Chunks of 4 rows continue after each other's last (time, id), ties and windows included."""
     orders, lines = batch(45, seed=5)
@@ -120,7 +133,7 @@ def test_scans_in_many_chunks_equal_one_chunk(url: str, monkeypatch: pytest.Monk
         whole = store.orders.line_columns()
         start = orders.placed_at.min().item().replace(tzinfo=dt.UTC) + dt.timedelta(seconds=1)
         window = store.orders.columns(start=start)
-        monkeypatch.setattr(pg_collections, "SCAN_CHUNK", 4)
+        monkeypatch.setattr(columnar, "SCAN_CHUNK", 4)
         assert store.orders.line_columns().equals(whole)
         assert store.orders.columns(start=start).equals(window)
         assert 0 < len(window) < 45
@@ -132,15 +145,15 @@ def test_scan_falls_back_to_ordered_aggregates(
     """A chunk found out of order makes the scan run again with ORDER BY in every aggregate."""
     orders, lines = batch(30, seed=7)
     want_orders, want_lines = _expected(orders, lines)
-    decode = pg_collections._decode_chunk
+    decode = columnar.decode_chunk
 
     def unordered(cols: Any, values: Any, *, check: bool) -> Any:
         return None if check else decode(cols, values, check=False)
 
     with PostgresStore(url) as store:
         store.orders.upsert_columns(orders, lines)
-        monkeypatch.setattr(pg_collections, "SCAN_CHUNK", 8)
-        monkeypatch.setattr(pg_collections, "_decode_chunk", unordered)
+        monkeypatch.setattr(columnar, "SCAN_CHUNK", 8)
+        monkeypatch.setattr(columnar, "decode_chunk", unordered)
         assert store.orders.line_columns().equals(want_lines)
         assert store.orders.columns().equals(want_orders)
     assert "lost their order" in caplog.text
@@ -148,7 +161,7 @@ def test_scan_falls_back_to_ordered_aggregates(
 
 def test_events_round_trip_with_awkward_text(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Event columns with NUL, astral characters and empty ids (NULL) come back as written."""
-    monkeypatch.setattr(pg_collections, "_CHUNK", 5)
+    monkeypatch.setattr(columnar, "CHUNK", 5)
     n = 23
     rng = np.random.default_rng(1)
     text = np.array(TEXTS)
@@ -161,7 +174,7 @@ def test_events_round_trip_with_awkward_text(url: str, monkeypatch: pytest.Monke
     )
     with PostgresStore(url) as store:
         store.events.upsert_columns(events)
-        monkeypatch.setattr(pg_collections, "SCAN_CHUNK", 6)
+        monkeypatch.setattr(columnar, "SCAN_CHUNK", 6)
         assert store.events.columns().equals(events)
 
 

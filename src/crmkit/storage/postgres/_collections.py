@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -33,22 +33,7 @@ from crmkit.storage._batch import (
 )
 from crmkit.storage._page import Page, decode_cursor, encode_cursor, micros
 from crmkit.storage._spec import CollectionSpec
-from crmkit.storage.postgres._binary import (
-    INT8_OID,
-    TEXT_OID,
-    Records,
-    array_field,
-    constant,
-    int4s,
-    int8_fields,
-    int8_items,
-    int8_values,
-    int8s,
-    strings,
-    text_field,
-    text_fields,
-    text_items,
-)
+from crmkit.storage.postgres import _columnar as columnar
 from crmkit.storage.postgres._codecs import CONVERTER, Codec, dumps_json, opt, s, u
 
 if TYPE_CHECKING:
@@ -68,15 +53,6 @@ __all__ = [
 V = TypeVar("V")
 
 log = logging.getLogger("crmkit.storage")
-
-#: Rows per chunk of a COPY payload: the server loads one while the next is built.
-_CHUNK = 50_000
-
-#: Rows per aggregated chunk of a columnar scan (each column of a chunk is one value, < 1 GB).
-SCAN_CHUNK = 100_000
-
-#: A column of a columnar scan: its name, kind (int8, text, int8[] or text[]) and SQL.
-_Col = tuple[str, str, str]
 
 
 class PostgresCollection(Generic[V]):
@@ -216,7 +192,7 @@ class PostgresCollection(Generic[V]):
             params,
         )
 
-    def _scan_columns(self, cols: Sequence[_Col], start: Any, end: Any) -> dict[str, Any]:
+    def _scan_columns(self, cols: Sequence[columnar.Col], start: Any, end: Any) -> dict[str, Any]:
         """Columns of the rows in ``[start, end)`` in scan order, one snapshot, chunk by chunk.
 
         Each chunk is one query that aggregates every column into one value on the server
@@ -234,41 +210,31 @@ class PostgresCollection(Generic[V]):
         return got
 
     def _scan_chunks(
-        self, cols: Sequence[_Col], start: Any, end: Any, *, ordered: bool
+        self, cols: Sequence[columnar.Col], start: Any, end: Any, *, ordered: bool
     ) -> dict[str, Any] | None:
         c = self._codec
-        t, k = c.time_column, c.key_column
-        cols = [("_time", "int8", f"{t}"), ("_key", "text", f"{k}"), *cols]
-        by = " ORDER BY c0, c1" if ordered else ""
-        inner, outer = [], []
-        for i, (_, kind, expr) in enumerate(cols):
-            array = kind.endswith("[]")
-            inner.append(f"array_send({expr}) AS c{i}" if array else f"{expr} AS c{i}")
-            if kind == "int8":
-                outer.append(f"string_agg(int8send(c{i}), ''::bytea{by})")
-            else:
-                empty = "''" if kind == "text" else "''::bytea"
-                outer.append(f"string_agg(c{i}, {empty}{by})")
-                outer.append(f"string_agg(int4send(length(c{i})), ''::bytea{by})")
+        t, k = c.time_column or "", c.key_column
+        cols = [("_time", "int8", t), ("_key", "text", k), *cols]
+        query = columnar.scan_sql(c.table, t, k, cols, ordered=ordered)
         where, params = self._range(start, end)
         pending: list[Future[dict[str, Any] | None]] = []
         after: tuple[int, str] | None = None
+        size = columnar.SCAN_CHUNK
         with self._store._snapshot(), ThreadPoolExecutor(1, "crmkit-scan") as pool:
             while True:
                 keyset = f" AND ({t}, {k}) > (%s, %s)" if after else ""
                 row = self._store._aggregate(
-                    f"SELECT count(*), {', '.join(outer)} FROM (SELECT {', '.join(inner)} "
-                    f"FROM {c.table} WHERE {where}{keyset} ORDER BY {t}, {k} LIMIT %s) AS t",
-                    (*params, *(after or ()), SCAN_CHUNK),
+                    query.format(where=where, keyset=keyset), (*params, *(after or ()), size)
                 )
-                pending.append(pool.submit(_decode_chunk, cols, row[1:], check=not ordered))
-                if int(row[0]) < SCAN_CHUNK:
+                decode = columnar.decode_chunk
+                pending.append(pool.submit(decode, cols, row[1:], check=not ordered))
+                if int(row[0]) < size:
                     break
-                after = _last(row[1], row[2], row[3])
+                after = columnar.last_key(row[1], row[2], row[3])
             chunks = [f.result() for f in pending]
         if any(chunk is None for chunk in chunks):
             return None
-        return _join_chunks(cols, [chunk for chunk in chunks if chunk is not None])
+        return columnar.join_chunks(cols, [chunk for chunk in chunks if chunk is not None])
 
 
 class PostgresSourceRecords(PostgresCollection[Any]):
@@ -282,7 +248,7 @@ class PostgresSourceRecords(PostgresCollection[Any]):
 class PostgresOrders(PostgresCollection[Order]):
     """Orders, one row each with the lines as arrays; binary COPY in, aggregated columns out."""
 
-    _ORDER_SCAN: tuple[_Col, ...] = (
+    _ORDER_SCAN: tuple[columnar.Col, ...] = (
         ("customer_id", "text", "customer_id"),
         ("currency", "text", "currency"),
         ("total_minor", "int8", "total_minor"),
@@ -291,7 +257,7 @@ class PostgresOrders(PostgresCollection[Order]):
         ("status", "text", "status"),
         ("channel", "text", "channel"),
     )
-    _LINE_SCAN: tuple[_Col, ...] = (
+    _LINE_SCAN: tuple[columnar.Col, ...] = (
         # One array of 3k numbers per order: sending one array costs less than three.
         ("numbers", "int8[]", "line_quantities || line_unit_prices || line_discounts"),
         ("product_id", "text[]", "line_products"),
@@ -344,96 +310,11 @@ class PostgresOrders(PostgresCollection[Order]):
         n = len(orders)
         self._store._upsert(
             "orders",
-            payload=_order_payload(orders, grouped.lines, grouped.counts),
+            payload=columnar.order_payload(orders, grouped.lines, grouped.counts),
             count=n,
-            payload_columns=_ORDER_COPY,
+            payload_columns=columnar.ORDER_COPY,
         )
         return n
-
-
-#: The order columns in the order binary COPY tuples hold them (fixed-size fields first).
-_ORDER_COPY = (
-    "placed_at",
-    "total_minor",
-    "n_lines",
-    "attributes",
-    "shipping_minor",
-    "tax_minor",
-    "order_id",
-    "customer_id",
-    "currency",
-    "status",
-    "channel",
-    "line_quantities",
-    "line_unit_prices",
-    "line_discounts",
-    "line_products",
-    "line_categories",
-)
-
-
-def _order_payload(
-    orders: OrderColumns, lines: OrderLineColumns, counts: npt.NDArray[np.int64]
-) -> Iterator[bytes]:
-    """Binary COPY tuples of a validated batch, in chunks of at most ``_CHUNK`` orders.
-
-    Orders go in groups by their number of lines (exact up to 16, else rounded up to a power
-    of two; the order of tuples in a COPY does not matter), so that each group lays its line
-    arrays out in a table of as many slots.
-    """
-    order_cols = [getattr(orders, name) for name in _ORDER_FIELDS]
-    line_cols = [getattr(lines, name) for name in _LINE_FIELDS]
-    slots = np.where(counts <= 16, counts, 1 << np.ceil(np.log2(np.maximum(counts, 1))).astype(int))
-    kinds = np.unique(slots).tolist()
-    for k in kinds:
-        o, g, c = order_cols, line_cols, counts
-        if len(kinds) > 1:
-            rows = np.flatnonzero(slots == k)
-            picked = np.repeat(slots == k, counts)
-            o, g, c = [x[rows] for x in o], [x[picked] for x in g], counts[rows]
-        ends = np.cumsum(c)
-        step = max(1, min(_CHUNK, 5 * _CHUNK // 2 // max(k, 1)))
-        for lo in range(0, len(c), step):
-            hi = min(lo + step, len(c))
-            first, last = int(ends[lo - 1]) if lo else 0, int(ends[hi - 1])
-            yield _order_tuples([x[lo:hi] for x in o], [x[first:last] for x in g], c[lo:hi], int(k))
-
-
-#: The order and line columns that ``_order_tuples`` takes, in this order.
-_ORDER_FIELDS = (
-    "placed_at",
-    "total_minor",
-    "shipping_minor",
-    "tax_minor",
-    "order_id",
-    "customer_id",
-    "currency",
-    "status",
-    "channel",
-)
-_LINE_FIELDS = ("quantity", "unit_price_minor", "discount_minor", "product_id", "category")
-
-
-def _order_tuples(
-    o: list[npt.NDArray[Any]], g: list[npt.NDArray[Any]], counts: npt.NDArray[np.int64], slots: int
-) -> bytes:
-    """Binary COPY tuples (``_ORDER_COPY``) of orders with at most ``slots`` lines each."""
-    placed, total, shipping, tax, *texts = o
-    quantity, unit, discount, product, category = g
-    n = len(counts)
-    r = Records(n)
-    r.fixed(np.full(n, len(_ORDER_COPY), ">i2"))
-    r.fixed(int8s(placed.astype(np.int64))).fixed(int8s(total))
-    r.fixed(int4s(counts)).fixed(constant(n, b"{}"))
-    r.var(*int8_fields(shipping, shipping == 0)).var(*int8_fields(tax, tax == 0))
-    for text in texts:
-        text_field(r, text)
-    array_field(r, int8_fields(quantity), counts, slots, INT8_OID)
-    array_field(r, int8_fields(unit), counts, slots, INT8_OID)
-    array_field(r, int8_fields(discount, discount == 0), counts, slots, INT8_OID)
-    array_field(r, text_fields(product), counts, slots, TEXT_OID)
-    array_field(r, text_fields(category, null_if_empty=True), counts, slots, TEXT_OID)
-    return r.build()
 
 
 class PostgresReturns(PostgresCollection[Return]):
@@ -464,7 +345,7 @@ class PostgresReturns(PostgresCollection[Return]):
 class PostgresEvents(PostgresCollection[Event]):
     """Behavioural events; binary COPY in, aggregated columns out."""
 
-    _EVENT_SCAN: tuple[_Col, ...] = (
+    _EVENT_SCAN: tuple[columnar.Col, ...] = (
         ("customer_id", "text", "coalesce(customer_id, '')"),
         ("anonymous_id", "text", "coalesce(anonymous_id, '')"),
         ("type", "text", "type"),
@@ -484,26 +365,11 @@ class PostgresEvents(PostgresCollection[Event]):
         check_events(events)
         self._store._upsert(
             "events",
-            payload=_event_payload(events),
+            payload=columnar.event_payload(events),
             count=len(events),
-            payload_columns=("at", "properties", "event_id", "customer_id", "anonymous_id", "type"),
+            payload_columns=columnar.EVENT_COPY,
         )
         return len(events)
-
-
-def _event_payload(events: EventColumns) -> Iterator[bytes]:
-    """Binary COPY tuples of a validated batch of events, in chunks of ``_CHUNK``."""
-    for lo in range(0, len(events), _CHUNK):
-        part = slice(lo, min(lo + _CHUNK, len(events)))
-        n = part.stop - lo
-        r = Records(n)
-        r.fixed(np.full(n, 6, ">i2")).fixed(int8s(events.at[part].astype(np.int64)))
-        r.fixed(constant(n, b"{}"))
-        text_field(r, events.event_id[part])
-        text_field(r, events.customer_id[part], null_if_empty=True)
-        text_field(r, events.anonymous_id[part], null_if_empty=True)
-        text_field(r, events.type[part])
-        yield r.build()
 
 
 class PostgresConsents(PostgresCollection[Consent]):
@@ -579,56 +445,6 @@ class PostgresDocuments(PostgresCollection[V]):
     def spec(self) -> CollectionSpec[V]:
         """The spec the collection was opened with."""
         return self._spec
-
-
-def _last(times: bytes, keys: str, lengths: bytes) -> tuple[int, str]:
-    """The last (time, stuffed key) of a chunk, straight from its aggregated values."""
-    size = int.from_bytes(lengths[-4:], "big")
-    return int.from_bytes(times[-8:], "big", signed=True), keys[len(keys) - size :]
-
-
-def _decode_chunk(
-    cols: Sequence[_Col], values: Sequence[Any], *, check: bool
-) -> dict[str, Any] | None:
-    """One aggregated chunk as arrays; None if ``check`` finds it out of (time, key) order."""
-    out: dict[str, Any] = {}
-    it = iter(values)
-    for name, kind, _ in cols:
-        blob = next(it)
-        if kind == "int8":
-            out[name] = int8_values(blob)
-            continue
-        sizes = np.frombuffer(next(it) or b"", ">i4").astype(np.int64)
-        if kind == "text":
-            out[name] = strings(blob, sizes)
-        elif kind == "int8[]":
-            out[name] = int8_items(blob, sizes)
-        else:
-            out[name] = text_items(blob, sizes)
-        if check and name == "_key":
-            times, keys = out["_time"], out["_key"]
-            step = np.diff(times)
-            tie = step == 0
-            # Keys are unique; equal ones here differ by trailing U+0000 that numpy drops.
-            if (step < 0).any() or (keys[1:][tie] < keys[:-1][tie]).any():
-                return None
-    return out
-
-
-def _join_chunks(cols: Sequence[_Col], chunks: list[dict[str, Any]]) -> dict[str, Any]:
-    if len(chunks) == 1:
-        return chunks[0]
-    out: dict[str, Any] = {}
-    for name, kind, _ in cols:
-        parts = [c[name] for c in chunks]
-        if kind.endswith("[]"):
-            out[name] = (
-                np.concatenate([p[0] for p in parts]),
-                np.concatenate([p[1] for p in parts]),
-            )
-        else:
-            out[name] = np.concatenate(parts)
-    return out
 
 
 def _transpose(rows: list[Sequence[Any]], width: int) -> list[Sequence[Any]]:

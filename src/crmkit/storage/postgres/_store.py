@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import queue
 import re
 import threading
 import time
@@ -29,7 +28,6 @@ from crmkit.storage._batch import check_key
 from crmkit.storage._capabilities import Capabilities
 from crmkit.storage._page import ErasureReport, erasure_pseudonym
 from crmkit.storage._spec import CollectionSpec
-from crmkit.storage.postgres._binary import COPY_HEADER, COPY_TRAILER
 from crmkit.storage.postgres._codecs import CODECS, s
 from crmkit.storage.postgres._collections import (
     PostgresCollection,
@@ -41,12 +39,14 @@ from crmkit.storage.postgres._collections import (
     PostgresReturns,
     PostgresSourceRecords,
 )
+from crmkit.storage.postgres._columnar import copy_binary
 from crmkit.storage.postgres._schema import (
     INDEXES,
     MIGRATIONS,
     SCHEMA_VERSION,
     TABLES,
     VERSION_TABLE,
+    indexed_columns,
     primary_key,
 )
 
@@ -413,7 +413,7 @@ class PostgresStore:
             stage = f"crmkit_stage_{table}"
             cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table})")
             if payload is not None:
-                _copy_binary(cur, stage, copied, payload)
+                copy_binary(cur, stage, copied, payload)
             else:
                 with cur.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
                     for r in rows:
@@ -428,10 +428,13 @@ class PostgresStore:
         # to build once over sorted data than to grow row by row.
         for name, _ in INDEXES[table]:
             cur.execute(f"DROP INDEX {name}")
-        _copy_binary(cur, table, names, payload)
+        copy_binary(cur, table, names, payload)
         cur.execute(f"SET LOCAL maintenance_work_mem = '{BULK_INDEX_MEMORY}'")
         for name, on in INDEXES[table]:
             cur.execute(f"CREATE INDEX {name} ON {on}")
+        # Statistics of the indexed columns now, not when autovacuum comes by: without them the
+        # planner sorts the table for every chunk of a scan instead of walking an index.
+        cur.execute(f"ANALYZE {table} ({', '.join(indexed_columns(table))})")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -572,61 +575,6 @@ class PostgresStore:
 
     def __repr__(self) -> str:
         return f"PostgresStore({self._url!r})"
-
-
-def _copy_binary(
-    cur: psycopg.Cursor[Any], table: str, names: str, payload: Iterable[bytes]
-) -> None:
-    """``COPY`` binary tuples into ``table``, framed by the stream's header and trailer.
-
-    A worker thread builds the next chunks while this one is sent, so the server loads one
-    part of the batch while Python lays out the next.
-    """
-    with cur.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.write(COPY_HEADER)
-        for chunk in _ahead(payload):
-            copy.write(chunk)
-        copy.write(COPY_TRAILER)
-
-
-def _ahead(chunks: Iterable[bytes], depth: int = 2) -> Iterator[bytes]:
-    """The chunks in order, built by a worker thread at most ``depth`` ahead of the reader.
-
-    An error in the worker is raised here; a reader that stops early stops the worker.
-    """
-    ready: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def offer(item: tuple[bool, Any]) -> bool:
-        while not stop.is_set():
-            with suppress(queue.Full):
-                ready.put(item, timeout=0.05)
-                return True
-        return False
-
-    def work() -> None:
-        try:
-            for chunk in chunks:
-                if not offer((True, chunk)):
-                    return
-        except BaseException as exc:  # handed to the reader, raised there
-            offer((False, exc))
-            return
-        offer((False, None))
-
-    worker = threading.Thread(target=work, name="crmkit-copy", daemon=True)
-    worker.start()
-    try:
-        while True:
-            more, value = ready.get()
-            if not more:
-                if value is not None:
-                    raise value
-                return
-            yield value
-    finally:
-        stop.set()
-        worker.join()
 
 
 def _mapped(where: str, exc: psycopg.Error) -> StorageError | InvalidInputError:

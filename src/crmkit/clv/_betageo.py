@@ -11,6 +11,7 @@ import numpy.typing as npt
 from scipy import special
 
 from crmkit.clv._btyd import BTYDFitMixin, FitResult, fit_btyd
+from crmkit.clv._fitting import Rows, compress, lift
 from crmkit.clv._summary import RFMSummary
 
 __all__ = ["BetaGeo", "BetaGeoFit", "ModifiedBetaGeo", "ModifiedBetaGeoFit"]
@@ -21,36 +22,48 @@ FloatArray = npt.NDArray[np.float64]
 def _core(modified: bool) -> Any:
     shift = 1.0 if modified else 0.0
 
-    def core(p: Sequence[Any], d: Sequence[FloatArray]) -> tuple[FloatArray, FloatArray]:
-        r, alpha, a, b = p
-        x, tx, T = d
-        lt = np.log(alpha + T)
-        ltx = np.log(alpha + tx)
-        bx = b + x + shift  # second Beta argument of the surviving term
-        head = (
-            special.gammaln(r + x)
-            - special.gammaln(r)
-            + r * np.log(alpha)
-            + special.betaln(a, bx)
-            - special.betaln(a, b)
-        )
-        t1 = -(r + x) * lt
-        dead_ok = (x > 0) if not modified else np.ones_like(x, dtype=bool)
+    def dropout_terms(a: Any, b: Any, xv: FloatArray) -> list[Any]:
+        bx = b + xv + shift  # second Beta argument of the surviving term
+        dead_ok = (xv > 0) if not modified else np.ones_like(xv, dtype=bool)
         denom = np.where(dead_ok, bx - 1.0, 1.0)
-        t2 = np.where(dead_ok, np.log(a) - np.log(denom) - (r + x) * ltx, -np.inf)
+        dab = special.digamma(a + b)
+        dabx = special.digamma(a + bx)
+        return [
+            special.betaln(a, bx) - special.betaln(a, b),
+            np.where(dead_ok, np.log(a) - np.log(denom), -np.inf),
+            dab - dabx,
+            special.digamma(bx) - dabx - special.digamma(b) + dab,
+            1.0 / denom,
+        ]
+
+    def core(p: Sequence[Any], rows: Rows) -> tuple[FloatArray, FloatArray]:
+        r, alpha, a, b = p
+        x = rows.columns[0]
+        xs, cx = rows.tables[0], rows.codes[0]
+        scalar_alpha = np.ndim(alpha) == 0
+        lt = lift(rows, 2, scalar_alpha, lambda v: np.log(alpha + v))
+        ltx = lift(rows, 1, scalar_alpha, lambda v: np.log(alpha + v))
+        it = lift(rows, 2, scalar_alpha, lambda v: 1.0 / (alpha + v))
+        itx = lift(rows, 1, scalar_alpha, lambda v: 1.0 / (alpha + v))
+        lg_r = (special.gammaln(r + xs) - special.gammaln(r))[cx]
+        dg_r = (special.digamma(r + xs) - special.digamma(r))[cx]
+        if np.ndim(a) == 0 and np.ndim(b) == 0:
+            lbeta, c2, ga, gb, idenom = (v[cx] for v in dropout_terms(a, b, xs))
+        else:
+            lbeta, c2, ga, gb, idenom = dropout_terms(a, b, x)
+        k = r + x
+        la = np.log(alpha)
+        t1 = -k * lt
+        t2 = c2 - k * ltx
         m = np.logaddexp(t1, t2)
         w2 = np.exp(t2 - m)
         w1 = 1.0 - w2
-        ll = head + m
+        ll = lg_r + r * la + lbeta + m
         g = np.empty((4, x.size))
-        dab = special.digamma(a + b)
-        dabx = special.digamma(a + bx)
-        g[0] = r * (
-            special.digamma(r + x) - special.digamma(r) + np.log(alpha) - w1 * lt - w2 * ltx
-        )
-        g[1] = alpha * (r / alpha - (r + x) * (w1 / (alpha + T) + w2 / (alpha + tx)))
-        g[2] = a * (dab - dabx + w2 / a)
-        g[3] = b * (special.digamma(bx) - dabx - special.digamma(b) + dab - w2 / denom)
+        g[0] = r * (dg_r + la - w1 * lt - w2 * ltx)
+        g[1] = r - alpha * k * (w1 * it + w2 * itx)
+        g[2] = a * ga + w2
+        g[3] = b * (gb - w2 * idenom)
         return ll, g
 
     return core
@@ -133,7 +146,8 @@ class _BetaGeoMethods(BTYDFitMixin):
         return self.r, alpha, a, b
 
     def _loglik(self, x: FloatArray, tx: FloatArray, T: FloatArray, cov: dict[str, Any]) -> Any:
-        ll, _ = _core(self._modified)(self._params_for(x.size, cov), [x, tx, T])
+        rows = compress([x, tx, T], np.ones(x.size), merge=False)
+        ll, _ = _core(self._modified)(self._params_for(x.size, cov), rows)
         return ll
 
     def _log_odds_dead(

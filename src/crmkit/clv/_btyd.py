@@ -271,17 +271,14 @@ def fit_btyd(
             mat = covariate_matrix(f"{group}_covariates", values, x.size)
             for pname, sign in links[group].items():
                 covs[pname] = (mat, sign)
-    data = [x, tx, t]
-    if not covs:
-        data, w = compress(data, w)
-    keep = w > 0
-    data = [d[keep] for d in data]
-    covs = {k: (m[keep], s) for k, (m, s) in covs.items()}
+    rows = compress([x, tx, t], w, merge=not covs)
+    if covs and rows.n < x.size:
+        keep = w > 0
+        covs = {k: (m[keep], s) for k, (m, s) in covs.items()}
     res = maximize(
         names=fit_cls._names,
         core=core,
-        data=data,
-        weights=w[keep],
+        rows=rows,
         starts=starts,
         penalizer=penalizer,
         covariates=covs,

@@ -12,6 +12,7 @@ import numpy.typing as npt
 from scipy import special
 
 from crmkit.clv._btyd import BTYDFitMixin, FitResult, fit_btyd
+from crmkit.clv._fitting import Rows, factorize_int, lift
 from crmkit.clv._summary import RFMSummary
 from crmkit.errors import DegenerateFitWarning
 
@@ -75,7 +76,161 @@ def _death_integral(
     return log_i, np.where(open_, mom, 0.0)
 
 
-def _core(p: Sequence[Any], d: Sequence[FloatArray]) -> tuple[FloatArray, FloatArray]:
+# Nodes for the tail integral: fixed outer panels in v (where e^v is small; beyond v = -28 the
+# rest is below 1e-12 of the total) and geometric inner panels that shrink towards v = 0 down
+# to a width set by the integrand's boundary layer.
+_OUTER = np.array([28.0, 18.0, 11.5, 7.0, 4.5, 2.8, 1.6, 0.8])
+_INNER = 8
+_ZT, _WT = np.polynomial.legendre.leggauss(5)
+_ZT = (_ZT + 1.0) / 2.0
+_WT = _WT / 2.0
+_CHUNK = 2048
+
+
+def _tail(k: Any, alpha: Any, s: Any, beta: Any, t: Any) -> tuple[FloatArray, FloatArray]:
+    """log F and the moments E[log(α+τ)], E[1/(α+τ)], E[log(β+τ)], E[1/(β+τ)] under F.
+
+    F(t) = ∫_t^∞ (α+τ)^-k (β+τ)^-(s+1) dτ, the Gauss hypergeometric term of the Pareto/NBD
+    likelihood: I = F(t_x) − F(T). With o = max(α, β), m = min(α, β) the integrand is
+    (o+τ)^-(c+1) h(τ), c = k + s, and h = ((o+τ)/(m+τ))^e ≥ 1 (e = s+1 if α ≥ β, else k)
+    decreases to 1. Substituting o+τ = (o+t) e^(-v/c) gives F = (o+t)^-c / c ∫_{-∞}^0 e^v h dv,
+    whose integrand increases with v and decays at least like e^v; h may rise steeply in a
+    layer of width about c (m+t)/(o+t) next to v = 0, which the geometric inner panels resolve.
+    Evaluated in chunks so the node arrays stay in cache.
+    """
+    k, alpha, s, beta, t = np.broadcast_arrays(
+        *(np.asarray(v, dtype=np.float64).ravel() for v in (k, alpha, s, beta, t))
+    )
+    n = k.size
+    log_f = np.empty(n)
+    mom = np.empty((4, n))
+    o = np.maximum(alpha, beta)
+    e = np.where(alpha >= beta, s + 1.0, k)
+    ot = o + t
+    # Width in v of the layer next to 0, shrunk by the power of h's rise across it.
+    layer = np.clip((k + s) * (np.minimum(alpha, beta) + t) / ot, 0.0, None) / (
+        8.0 * (1.0 + e * np.abs(alpha - beta) / ot)
+    )
+    deep = layer < 1e-3
+    for sel, n_inner in ((np.flatnonzero(~deep), _INNER), (np.flatnonzero(deep), 2 * _INNER)):
+        for lo in range(0, sel.size, _CHUNK):
+            ix = sel[lo : lo + _CHUNK]
+            log_f[ix], mom[:, ix] = _tail_chunk(
+                k[ix], alpha[ix], s[ix], beta[ix], t[ix], layer[ix], n_inner
+            )
+    return log_f, mom
+
+
+def _tail_chunk(
+    k: FloatArray,
+    alpha: FloatArray,
+    s: FloatArray,
+    beta: FloatArray,
+    t: FloatArray,
+    layer: FloatArray,
+    n_inner: int,
+) -> tuple[FloatArray, FloatArray]:
+    c = k + s
+    a_big = alpha >= beta
+    o = np.maximum(alpha, beta)
+    mn = np.minimum(alpha, beta)
+    e = np.where(a_big, s + 1.0, k)
+    ot = o + t
+    mt = mn + t
+    log_ot = np.log(ot)
+    lo = np.clip(layer, 1e-14, 0.5)
+    frac = np.linspace(0.0, 1.0, n_inner)[:-1]
+    top_inner = np.log(_OUTER[-1])
+    inner = np.exp(top_inner + frac * (np.log(lo) - top_inner)[:, None])
+    outer = np.broadcast_to(_OUTER[:-1], (k.size, _OUTER.size - 1))
+    edges = -np.concatenate([outer, inner, lo[:, None], np.zeros((k.size, 1))], axis=1)
+    left = edges[:, :-1]
+    width = edges[:, 1:] - left
+    v = (left[:, :, None] + width[:, :, None] * _ZT).reshape(k.size, -1)
+    wv = (width[:, :, None] * _WT).reshape(k.size, -1)
+    y = v / c[:, None]  # log((o+t)/(o+τ))
+    u = np.expm1(-y)
+    m_tau = mt[:, None] + ot[:, None] * u
+    l_m = np.log(m_tau)
+    # v + log h - (its value at v = 0, the maximum): no overflow, no search for the maximum.
+    arg = v + e[:, None] * (np.log(mt)[:, None] - y - l_m)
+    wgt = wv * np.exp(arg)
+    total = wgt.sum(axis=1)
+    top = e * (log_ot - np.log(mt))
+    log_f = -c * log_ot - np.log(c) + top + np.log(total)
+    m_lo = log_ot - np.einsum("ij,ij->i", wgt, y) / total
+    m_io = np.einsum("ij,ij->i", wgt, 1.0 / (1.0 + u)) / total / ot
+    m_lm = np.einsum("ij,ij->i", wgt, l_m) / total
+    m_im = np.einsum("ij,ij->i", wgt, 1.0 / m_tau) / total
+    mom = np.where(
+        a_big,
+        np.stack([m_lo, m_io, m_lm, m_im]),
+        np.stack([m_lm, m_im, m_lo, m_io]),
+    )
+    return log_f, mom
+
+
+def _pairs(rows: Rows) -> dict[str, Any]:
+    """Distinct (x, t) pairs over t in recency and T, and each row's two pair codes."""
+    xs, txs, ts = rows.tables
+    cx, ctx, ct = rows.codes
+    times = np.union1d(txs, ts)
+    n_t = max(times.size, 1)
+    key = np.concatenate(
+        [cx * n_t + np.searchsorted(times, txs)[ctx], cx * n_t + np.searchsorted(times, ts)[ct]]
+    )
+    uniq, codes = factorize_int(key, xs.size * n_t)
+    return {
+        "x": xs[uniq // n_t],
+        "t": times[uniq % n_t],
+        "at_tx": codes[: rows.n],
+        "at_T": codes[rows.n :],
+    }
+
+
+def _core(p: Sequence[Any], rows: Rows) -> tuple[FloatArray, FloatArray]:
+    r, alpha, s, beta = p
+    x, tx, T = rows.columns
+    xs, cx = rows.tables[0], rows.codes[0]
+    scalar = np.ndim(alpha) == 0 and np.ndim(beta) == 0
+    if scalar:
+        if "pairs" not in rows.cache:
+            rows.cache["pairs"] = _pairs(rows)
+        pr = rows.cache["pairs"]
+        lf, mom = _tail(r + pr["x"], alpha, s, beta, pr["t"])
+        lf_x, lf_t = lf[pr["at_tx"]], lf[pr["at_T"]]
+        mom_x, mom_t = mom[:, pr["at_tx"]], mom[:, pr["at_T"]]
+    else:
+        lf_x, mom_x = _tail(r + x, alpha, s, beta, tx)
+        lf_t, mom_t = _tail(r + x, alpha, s, beta, T)
+    sa = np.ndim(alpha) == 0
+    sb = np.ndim(beta) == 0
+    la_t = lift(rows, 2, sa, lambda v: np.log(alpha + v))
+    ia_t = lift(rows, 2, sa, lambda v: 1.0 / (alpha + v))
+    lb_t = lift(rows, 2, sb, lambda v: np.log(beta + v))
+    ib_t = lift(rows, 2, sb, lambda v: 1.0 / (beta + v))
+    k = r + x
+    ls = np.log(s)
+    la, lb = np.log(alpha), np.log(beta)
+    t1 = -k * la_t - s * lb_t
+    gap = np.where(tx < T, lf_t - lf_x, 0.0)
+    t2 = ls + lf_x + np.log(-np.expm1(gap))
+    m = np.logaddexp(t1, t2)
+    ll = (special.gammaln(r + xs) - special.gammaln(r))[cx] + r * la + s * lb + m
+    w1 = np.exp(t1 - m)
+    w2 = np.exp(t2 - m)
+    rx = np.exp(ls + lf_x - m)
+    rt = np.where(tx < T, np.exp(ls + lf_t - m), rx)
+    d = rx * mom_x - rt * mom_t
+    g = np.empty((4, x.size))
+    g[0] = r * ((special.digamma(r + xs) - special.digamma(r))[cx] + la - w1 * la_t - d[0])
+    g[1] = r - alpha * k * (w1 * ia_t + d[1])
+    g[2] = s * (lb - w1 * lb_t - d[2]) + w2
+    g[3] = s - beta * (w1 * s * ib_t + (s + 1.0) * d[3])
+    return ll, g
+
+
+def _interval_core(p: Sequence[Any], d: Sequence[FloatArray]) -> tuple[FloatArray, FloatArray]:
     r, alpha, s, beta = p
     x, tx, T = d
     k = r + x
@@ -119,7 +274,7 @@ class ParetoNBDFit(BTYDFitMixin, FitResult):
         return self.r, alpha, self.s, beta
 
     def _loglik(self, x: FloatArray, tx: FloatArray, T: FloatArray, cov: dict[str, Any]) -> Any:
-        ll, _ = _core(self._params_for(x.size, cov), [x, tx, T])
+        ll, _ = _interval_core(self._params_for(x.size, cov), [x, tx, T])
         return ll
 
     def _log_odds_dead(

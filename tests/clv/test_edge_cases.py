@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from scipy import integrate, special
@@ -112,7 +114,7 @@ def test_sbg_derl_matches_series() -> None:
 def test_clv_conventions_agree_for_fine_steps() -> None:
     """Discrete CLV with tiny steps and matching rate approaches the continuous convention."""
     fit = BetaGeoFit.from_params(r=0.2426, alpha=4.4137, a=0.793, b=2.4262)
-    kw = {"frequency": [2, 0], "recency": [30.43, 0], "T": [38.86, 38.86]}
+    kw: dict[str, Any] = {"frequency": [2, 0], "recency": [30.43, 0], "T": [38.86, 38.86]}
     cont = expected_clv(
         fit, spend=30.0, horizon=52.0, discount_rate=0.01, convention="continuous", **kw
     )

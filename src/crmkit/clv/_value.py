@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -18,9 +19,8 @@ FloatArray = npt.NDArray[np.float64]
 
 
 class _Purchases(Protocol):
-    def conditional_expected_purchases(
-        self, t: float, summary: RFMSummary | None = None, **kwargs: Any
-    ) -> FloatArray: ...
+    @property
+    def conditional_expected_purchases(self) -> Callable[..., FloatArray]: ...
 
 
 def expected_clv(

@@ -202,23 +202,54 @@ class _BetaGeoMethods(BTYDFitMixin):
         """
         n = np.asarray(n, dtype=np.float64)
         t = np.asarray(t, dtype=np.float64)
-        r, alpha, a, b = self.r, self.alpha, self.a, self.b
-        s = 1.0 if self._modified else 0.0
-        lnb = (
-            special.gammaln(r + n)
-            - special.gammaln(r)
-            - special.gammaln(n + 1.0)
-            + r * np.log(alpha / (alpha + t))
-            + special.xlogy(n, t / (alpha + t))
+        return _nbd_beta_pmf(n, t, self.r, self.alpha, self.a, self.b, drop_at_zero=self._modified)
+
+    def _alive_pmf(
+        self, x: FloatArray, T: FloatArray, n: FloatArray, t: float, cov: dict[str, Any]
+    ) -> FloatArray:
+        r, alpha, a, b = self._params_for(x.size, cov)
+        shift = 1.0 if self._modified else 0.0
+
+        def col(v: Any) -> Any:
+            return np.asarray(v, dtype=np.float64)[:, None] if np.ndim(v) else v
+
+        # Alive at T: λ ~ Gamma(r+x, α+T), p ~ Beta(a, b+x(+1)); the future is that of a
+        # BG/NBD customer who has just purchased (dropout only after later purchases).
+        return _nbd_beta_pmf(
+            n[None, :],
+            np.float64(t),
+            r + x[:, None],
+            col(alpha) + T[:, None],
+            col(a),
+            col(b) + x[:, None] + shift,
+            drop_at_zero=False,
         )
-        alive = np.exp(special.betaln(a, b + n + s) - special.betaln(a, b) + lnb)
-        tail = np.where(n > 0, special.betainc(np.maximum(n, 1.0), r, t / (alpha + t)), 1.0)
-        if not self._modified:
-            tail = np.where(n > 0, tail, 0.0)
-        dead = np.exp(
-            special.betaln(a + 1.0, np.maximum(b + n - 1.0 + s, 1e-300)) - special.betaln(a, b)
-        )
-        return np.asarray(alive + dead * tail, dtype=np.float64)
+
+
+def _nbd_beta_pmf(
+    n: Any, t: Any, r: Any, alpha: Any, a: Any, b: Any, *, drop_at_zero: bool
+) -> FloatArray:
+    """P(X(t) = n) for BG/NBD-type purchasing (FHL 2005, eq. 8), arrays broadcast.
+
+    NB(n) B(a, b+n+s)/B(a, b) + B(a+1, b+n−1+s)/B(a, b) P(NB ≥ n), with s = 1 when the
+    customer may also drop out at time 0 (MBG/NBD), and P(NB ≥ n) = I_{t/(α+t)}(n, r).
+    """
+    s = 1.0 if drop_at_zero else 0.0
+    z = t / (alpha + t)
+    lnb = (
+        special.gammaln(r + n)
+        - special.gammaln(r)
+        - special.gammaln(n + 1.0)
+        + r * np.log1p(-z)
+        + special.xlogy(n, z)
+    )
+    lbab = special.betaln(a, b)
+    alive = np.exp(special.betaln(a, b + n + s) - lbab + lnb)
+    tail = np.where(n > 0, special.betainc(np.maximum(n, 1.0), r, z), 1.0)
+    if not drop_at_zero:
+        tail = np.where(n > 0, tail, 0.0)
+    dead = np.exp(special.betaln(a + 1.0, np.maximum(b + n - 1.0 + s, 1e-300)) - lbab)
+    return np.asarray(alive + dead * tail, dtype=np.float64)
 
 
 @attrs.frozen(kw_only=True)

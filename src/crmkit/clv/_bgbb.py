@@ -105,6 +105,8 @@ class BetaGeoBetaBinomFit(FitResult):
     gamma: float
     delta: float
     _names: ClassVar[tuple[str, ...]] = ("alpha", "beta", "gamma", "delta")
+    #: Time is counted in transaction opportunities (see ``expected_clv``).
+    discrete_time: ClassVar[bool] = True
 
     def _lik_terms(self, x: FloatArray, tx: FloatArray, n: FloatArray) -> FloatArray:
         rows = compress([x, tx, n], np.ones(x.size), merge=False)

@@ -11,7 +11,7 @@ import numpy.typing as npt
 from scipy import special
 
 from crmkit.clv._btyd import BTYDFitMixin, FitResult, fit_btyd
-from crmkit.clv._fitting import Rows, compress, lift
+from crmkit.clv._fitting import Rows, compress
 from crmkit.clv._summary import RFMSummary
 
 __all__ = ["BetaGeo", "BetaGeoFit", "ModifiedBetaGeo", "ModifiedBetaGeoFit"]
@@ -41,15 +41,31 @@ def _core(modified: bool) -> Any:
         x = rows.columns[0]
         xs, cx = rows.tables[0], rows.codes[0]
         scalar_alpha = np.ndim(alpha) == 0
-        lt = lift(rows, 2, scalar_alpha, lambda v: np.log(alpha + v))
-        ltx = lift(rows, 1, scalar_alpha, lambda v: np.log(alpha + v))
-        it = lift(rows, 2, scalar_alpha, lambda v: 1.0 / (alpha + v))
-        itx = lift(rows, 1, scalar_alpha, lambda v: 1.0 / (alpha + v))
-        lg_r = (special.gammaln(r + xs) - special.gammaln(r))[cx]
-        dg_r = (special.digamma(r + xs) - special.digamma(r))[cx]
-        if np.ndim(a) == 0 and np.ndim(b) == 0:
-            lbeta, c2, ga, gb, idenom = (v[cx] for v in dropout_terms(a, b, xs))
+        if scalar_alpha:  # logs and reciprocals on the T and recency tables, one gather each
+            tab_t = np.log(alpha + rows.tables[2])
+            tab_x = np.log(alpha + rows.tables[1])
+            lt, it = np.stack([tab_t, np.exp(-tab_t)])[:, rows.codes[2]]
+            ltx, itx = np.stack([tab_x, np.exp(-tab_x)])[:, rows.codes[1]]
         else:
+            lt = np.log(alpha + rows.columns[2])
+            ltx = np.log(alpha + rows.columns[1])
+            it, itx = np.exp(-lt), np.exp(-ltx)
+        if np.ndim(a) == 0 and np.ndim(b) == 0:
+            tab = np.stack(
+                [
+                    special.gammaln(r + xs) - special.gammaln(r),
+                    special.digamma(r + xs) - special.digamma(r),
+                    *dropout_terms(a, b, xs),
+                ]
+            )
+            lg_r, dg_r, lbeta, c2, ga, gb, idenom = tab[:, cx]
+        else:
+            lg_r, dg_r = np.stack(
+                [
+                    special.gammaln(r + xs) - special.gammaln(r),
+                    special.digamma(r + xs) - special.digamma(r),
+                ]
+            )[:, cx]
             lbeta, c2, ga, gb, idenom = dropout_terms(a, b, x)
         k = r + x
         la = np.log(alpha)

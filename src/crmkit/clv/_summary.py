@@ -124,12 +124,13 @@ class CalibrationHoldout:
 
 
 def _ids_and_codes(customer_id: Any) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
-    """(distinct ids in increasing order, dense int64 code per transaction).
+    """(id of each code in increasing order, int64 code per transaction).
 
-    Integer ids with a range up to a few times the number of rows are coded by offset and a
-    presence table (no sort); other integers by np.unique. String ids already in order are
-    coded by their change points; others are sorted once by np.unique (the slow path: pass
-    integer-coded ids for speed).
+    Integer ids with a range up to a few times the number of rows are coded by their offset
+    from the smallest id (no sort; absent ids get codes that are never used, and customers
+    without merged rows are dropped later); other integers by np.unique. String ids already
+    in order are coded by their change points; others are sorted once by np.unique (the slow
+    path: pass integer-coded ids for speed).
     """
     raw = as_1d("customer_id", customer_id)
     if raw.dtype.kind in "iu":
@@ -138,11 +139,7 @@ def _ids_and_codes(customer_id: Any) -> tuple[npt.NDArray[Any], npt.NDArray[np.i
             return ids[:0], ids[:0]
         lo, hi = int(ids.min()), int(ids.max())
         if hi - lo <= 4 * ids.size + 1024:
-            offset = ids - lo
-            present = np.zeros(hi - lo + 1, dtype=bool)
-            present[offset] = True
-            remap = np.cumsum(present, dtype=np.int64) - 1
-            return np.flatnonzero(present).astype(np.int64) + lo, remap[offset]
+            return np.arange(lo, hi + 1, dtype=np.int64), ids - lo
         uniq, inverse = np.unique(ids, return_inverse=True)
         return uniq, inverse.astype(np.int64).reshape(-1)
     strs = as_str_array("customer_id", raw)
@@ -214,20 +211,19 @@ def _aggregate(customer_id: Any, ts_us: npt.NDArray[np.int64], amount: Any, peri
         return _Merged(ids[:0], empty, empty, empty, empty, np.zeros(0))
     pmin = int(per.min())
     span = int(per.max()) - pmin + 1
-    rel = per - pmin
     if ids.size * span < 2**62:
         key = codes * span
-        key += rel
-        ukey = np.sort(key)
-        keep = np.empty(ukey.size, dtype=bool)
+        key += per
+        key -= pmin
+        key.sort()  # in place: one SIMD sort of int64, no argsort
+        keep = np.empty(key.size, dtype=bool)
         keep[0] = True
-        np.not_equal(ukey[1:], ukey[:-1], out=keep[1:])
-        ukey = ukey[keep]
-        cidx = ukey // span
-        mper = ukey - cidx * span + pmin
+        np.not_equal(key[1:], key[:-1], out=keep[1:])
+        cidx, mper = np.divmod(key[keep], span)
+        mper += pmin
     else:  # pragma: no cover - needs more than 2**62 customer-periods
-        pairs = np.unique(np.stack([codes, rel]), axis=1)
-        cidx, mper = pairs[0], pairs[1] + pmin
+        pairs = np.unique(np.stack([codes, per]), axis=1)
+        cidx, mper = pairs[0], pairs[1]
     return _Merged(ids, cidx, mper, codes, per, amt)
 
 
@@ -240,23 +236,35 @@ def _summary_from_merged(
     tcode: npt.NDArray[np.int64],
     end_period: int,
     scale: float,
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """frequency, recency, T, monetary from merged rows (sorted) and selected transactions."""
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, npt.NDArray[np.bool_]]:
+    """frequency, recency, T, monetary and the mask of customers with merged rows.
+
+    ``cidx``/``mper`` are merged rows sorted by customer then period; amounts are summed from
+    the (selected) transactions by counting: all of them, and those in the customer's first
+    period.
+    """
     counts = np.bincount(cidx, minlength=n)
-    starts = np.r_[0, np.cumsum(counts)[:-1]]
-    ends = starts + counts - 1
-    first = mper[starts]
-    last = mper[ends]
+    present = counts > 0
+    ends = np.cumsum(counts) - 1
+    starts = ends - counts + 1
+    first = mper[np.minimum(starts, max(mper.size - 1, 0))] if mper.size else np.zeros(n, np.int64)
+    last = mper[np.maximum(ends, 0)] if mper.size else np.zeros(n, np.int64)
     freq = (counts - 1).astype(np.float64)
     amt = merged.amount if tsel is None else np.where(tsel, merged.amount, 0.0)
     total = np.bincount(tcode, weights=amt, minlength=n)
     in_first = merged.tper == first[tcode]
-    first_amt = np.bincount(tcode, weights=np.where(in_first, amt, 0.0), minlength=n)
+    first_amt = np.bincount(tcode[in_first], weights=amt[in_first], minlength=n)
     repeat = total - first_amt
     monetary = np.where(freq > 0, repeat / np.maximum(freq, 1.0), 0.0)
     recency = (last - first) * scale
     age = (end_period - first) * scale
-    return freq, recency.astype(np.float64), age.astype(np.float64), monetary
+    return (
+        freq[present],
+        recency.astype(np.float64)[present],
+        age.astype(np.float64)[present],
+        monetary[present],
+        present,
+    )
 
 
 def _unit_scale(period: str, unit: str | None) -> tuple[str, float]:
@@ -321,9 +329,10 @@ def summarize(
     merged = _aggregate(customer_id, ts_us, amount, period)
     ids = merged.ids
     end_period = int(_period_index(np.array([end_us], np.int64), period)[0])
-    f, r, t, m = _summary_from_merged(
+    f, r, t, m, present = _summary_from_merged(
         merged, ids.size, merged.cidx, merged.mper, None, merged.tcode, end_period, scale
     )
+    ids = ids[present]
     return RFMSummary(
         customer_id=ids,
         frequency=f,
@@ -390,7 +399,7 @@ def calibration_holdout(
     t_keep = has_cal[merged.tcode]
     t_code = remap[merged.tcode]
     t_code = np.where(t_keep, t_code, 0)
-    f, r, t, m = _summary_from_merged(
+    f, r, t, m, _ = _summary_from_merged(
         merged,
         keep_ids.size,
         remap[cidx[sel]],

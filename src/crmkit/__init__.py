@@ -1,6 +1,6 @@
 """crmkit: the analytic and rules core of a CRM for online shops.
 
-Example:
+Examples:
     >>> import crmkit
     >>> isinstance(crmkit.__version__, str)
     True
@@ -9,8 +9,12 @@ Example:
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 from crmkit.errors import CrmkitError
+
+if TYPE_CHECKING:
+    from crmkit.storage import connect
 
 __all__ = ["CrmkitError", "__version__", "connect"]
 

@@ -229,3 +229,21 @@ def test_from_frame_reads_pandas_columns_and_tz_aware_times() -> None:
     assert oc.placed_at[0] == np.datetime64("2024-01-01T09:00", "us")
     back = oc.to_pandas()
     assert str(back["placed_at"].dt.tz) == "UTC" and back["total_minor"].tolist() == [100]
+
+
+def test_equals_treats_missing_times_as_equal() -> None:
+    """A table with NaT expiry equals itself; a different expiry makes tables differ."""
+    t = np.array(["2024-01-01"], dtype="datetime64[us]")
+    a = ConsentColumns.from_arrays(
+        customer_id=["a"], channel=["email"], purpose=["m"], status=["granted"], at=t
+    )
+    assert a.equals(a) and not a.equals(
+        ConsentColumns.from_arrays(
+            customer_id=["a"],
+            channel=["email"],
+            purpose=["m"],
+            status=["granted"],
+            at=t,
+            expires_at=t,
+        )
+    )

@@ -19,6 +19,7 @@ FloatArray = npt.NDArray[np.float64]
 
 
 class _Purchases(Protocol):
+    # Each fit takes its own keyword arrays (frequency=, recency=, T=, covariates...).
     @property
     def conditional_expected_purchases(self) -> Callable[..., FloatArray]: ...
 
@@ -50,7 +51,7 @@ def expected_clv(
     opportunities and the purchases of opportunity ``k`` are discounted by
     ``(1 + discount_rate)^k`` (with ``step`` 1).
 
-    Example:
+    Examples:
         >>> from crmkit.clv import BetaGeoFit
         >>> fit = BetaGeoFit.from_params(r=0.2426, alpha=4.4137, a=0.793, b=2.4262)
         >>> expected_clv(fit, spend=35.0, horizon=52.0, discount_rate=0.01, step=4.0,

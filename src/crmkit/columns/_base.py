@@ -25,7 +25,7 @@ def col(kind: str, *, default: Any = _MISSING) -> Any:
     code), ``time`` (datetime64[us] UTC, no NaT), ``opt_time`` (NaT for missing), ``int`` (int64).
     ``default`` is a scalar used by ``from_arrays`` when the column is not given.
 
-    Example:
+    Examples:
         >>> import attrs, numpy as np
         >>> @attrs.frozen(kw_only=True, eq=False)
         ... class Scores(Columns):
@@ -38,6 +38,15 @@ def col(kind: str, *, default: Any = _MISSING) -> Any:
         [0]
     """
     return attrs.field(metadata={"kind": kind, "default": default}, eq=False)
+
+
+def _same(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> bool:
+    """Element-wise equality where NaT equals NaT (a missing time is the same missing time)."""
+    if a.shape != b.shape or a.dtype.kind != b.dtype.kind:
+        return False
+    if a.dtype.kind == "M":
+        return bool(np.all((a == b) | (np.isnat(a) & np.isnat(b))))
+    return bool(np.array_equal(a, b))
 
 
 def _currency(name: str, values: Any) -> npt.NDArray[np.str_]:
@@ -93,7 +102,7 @@ class Columns:
     validates every column once (types, ids, time zones, currency codes, equal lengths) and marks
     the arrays read-only.
 
-    Example:
+    Examples:
         >>> import attrs, numpy as np
         >>> @attrs.frozen(kw_only=True, eq=False)
         ... class Visits(Columns):
@@ -223,7 +232,7 @@ class Columns:
         """Same type and the same values in every column, in the same order."""
         if type(other) is not type(self):
             return False
-        return all(np.array_equal(a, getattr(other, k)) for k, a in self.arrays().items())
+        return all(_same(a, getattr(other, k)) for k, a in self.arrays().items())
 
     def to_pandas(self) -> Any:
         """A pandas DataFrame of the columns (needs the ``pandas`` extra); times as UTC."""

@@ -1,7 +1,7 @@
 """Identity resolution: normalization, stitching policies, an incremental identity graph with stable
 entity ids, human decisions, an audit log, golden records and explanations.
 
-Example:
+Examples:
     >>> import crmkit.identity as ci
     >>> res = ci.resolve({
     ...     "record_id": ["web:1", "checkout:7", "loyalty:3", "market:9"],
@@ -38,27 +38,72 @@ from crmkit.identity._normalize import (
 )
 from crmkit.identity._policy import IdentifierPolicy, StitchingPolicy
 from crmkit.identity._resolve import Resolution, resolve
+from crmkit.identity.linkage import (
+    Blocking,
+    BlockingRule,
+    BlockingStats,
+    Candidates,
+    Comparison,
+    DateComparison,
+    EmailComparison,
+    ExactMatch,
+    FellegiSunter,
+    FellegiSunterFit,
+    Linkage,
+    LinkageTable,
+    NameComparison,
+    NumberComparison,
+    PostcodeComparison,
+    ScoredPairs,
+    StringComparison,
+    Waterfall,
+    crm_model,
+    dedupe,
+    link,
+    read_table,
+)
 
 __all__ = [
     "AuditAction",
     "AuditLog",
+    "Blocking",
+    "BlockingRule",
+    "BlockingStats",
+    "Candidates",
+    "Comparison",
+    "DateComparison",
     "Decision",
     "DecisionConflictError",
     "DecisionKind",
+    "EmailComparison",
     "EmailPolicy",
+    "ExactMatch",
     "Explanation",
+    "FellegiSunter",
+    "FellegiSunterFit",
     "GoldenRecords",
     "IdentifierPolicy",
     "IdentityGraph",
     "LinkStep",
     "LinkTable",
+    "Linkage",
+    "LinkageTable",
+    "NameComparison",
     "Normalized",
+    "NumberComparison",
+    "PostcodeComparison",
     "Resolution",
+    "ScoredPairs",
     "StitchingPolicy",
+    "StringComparison",
     "Survivorship",
     "UnknownRecordError",
+    "Waterfall",
+    "crm_model",
+    "dedupe",
     "explain",
     "golden_records",
+    "link",
     "nicknames",
     "normalize_address",
     "normalize_birth_date",
@@ -66,5 +111,6 @@ __all__ = [
     "normalize_name",
     "normalize_phone",
     "normalize_postcode",
+    "read_table",
     "resolve",
 ]

@@ -24,7 +24,7 @@ class Resolution:
     the input order, the ``links`` with their rules and evidence, and the ``graph`` to resolve new
     records against later.
 
-    Example:
+    Examples:
         >>> res = resolve({"record_id": ["a", "b", "c"],
         ...                "phone": ["030 1234567", "", "+49301234567"]})
         >>> res.entity_id.tolist(), res.n_entities
@@ -48,6 +48,7 @@ def resolve(
     policy: StitchingPolicy | None = None,
     decisions: Iterable[Decision] = (),
     graph: IdentityGraph | None = None,
+    linkage: bool = True,
 ) -> Resolution:
     """Resolve ``records`` into entities, deterministically, under ``policy``.
 
@@ -61,8 +62,11 @@ def resolve(
 
     ``decisions``: human decisions to apply (see [`Decision`][crmkit.identity.Decision]).
     ``graph``: an existing graph to resolve against incrementally (its policy is used).
+    ``linkage``: also link records probabilistically (Fellegi–Sunter, see
+    [`crmkit.identity.linkage`][crmkit.identity.linkage]) when the policy declares the scored rule
+    ``fellegi_sunter`` and the graph holds enough records to train on.
 
-    Example:
+    Examples:
         >>> res = resolve({"record_id": ["web:1", "shop:9", "pos:3"],
         ...                "email": ["Ann.Lee+shop@gmail.com", "annlee@gmail.com", "bob@x.org"]})
         >>> res.entity_id.tolist()
@@ -73,9 +77,13 @@ def resolve(
     from crmkit.identity._records import read_records
 
     graph = (graph or IdentityGraph.empty(policy)).add(records)
+    ids = read_records(records, graph.policy).record_id
+    if linkage and any(p.scored and p.kind == "fellegi_sunter" for p in graph.policy.identifiers):
+        from crmkit.identity.linkage._crm import link_graph
+
+        graph = link_graph(graph, np.isin(graph.records.record_id, ids))
     for d in decisions:
         graph = graph.decide(d)
-    ids = read_records(records, graph.policy).record_id
     links = graph.links()
     return Resolution(
         record_id=ids,

@@ -1,0 +1,195 @@
+"""SQLite storage benchmark: bulk ingest of orders with lines, then columnar scans back.
+
+Targets (issue 2): ingest >= 200,000 orders/s (with their lines) and a scan of 1M orders into
+columns within 1 s. For context the script also times the value path (Order objects) and a bare
+``executemany`` of the same order rows into an unindexed table (the floor of Python's sqlite3).
+
+    python benchmarks/storage.py                 # 1,000,000 orders
+    python benchmarks/storage.py --orders 200000
+
+Prints rows/s and the peak resident memory (``resource.getrusage``) after each phase.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from crmkit.columns import OrderColumns, OrderLineColumns
+from crmkit.storage import orders_from_columns
+from crmkit.storage.sqlite import SQLiteStore
+
+TARGET_INGEST_PER_S = 200_000
+TARGET_SCAN_S = 1.0
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, in MB (Linux reports KiB)."""
+    scale = 1 if sys.platform == "darwin" else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 1e6
+
+
+def synthetic(n: int, seed: int = 7) -> tuple[OrderColumns, OrderLineColumns]:
+    """n orders of n/5 customers over two years, 1-4 lines each, as validated columns."""
+    rng = np.random.default_rng(seed)
+    k = rng.integers(1, 5, n)
+    m = int(k.sum())
+    order_ids = np.char.add("o-", np.char.zfill(np.arange(n).astype(str), 8))
+    customers = np.char.add("c-", rng.integers(0, max(n // 5, 1), n).astype(str))
+    t0 = np.datetime64("2022-01-01T00:00:00", "us")
+    placed = np.sort(t0 + rng.integers(0, 2 * 365 * 86_400_000_000, n).astype("timedelta64[us]"))
+    qty = rng.integers(1, 4, m)
+    unit = rng.integers(100, 10_000, m)
+    gross = qty * unit
+    discount = np.where(rng.random(m) < 0.2, gross // 10, 0)
+    line_total = gross - discount
+    starts = np.cumsum(k) - k
+    shipping = np.where(rng.random(n) < 0.5, 490, 0)
+    total = np.add.reduceat(line_total, starts) + shipping
+    row = np.repeat(np.arange(n), k)
+    orders = OrderColumns.from_arrays(
+        order_id=order_ids,
+        customer_id=customers,
+        placed_at=placed,
+        currency=np.full(n, "EUR"),
+        total_minor=total,
+        shipping_minor=shipping,
+    )
+    lines = OrderLineColumns.from_arrays(
+        order_id=order_ids[row],
+        line_no=np.arange(m) - np.repeat(starts, k),
+        customer_id=customers[row],
+        placed_at=placed[row],
+        product_id=np.char.add("p-", rng.integers(0, 5000, m).astype(str)),
+        quantity=qty,
+        unit_price_minor=unit,
+        discount_minor=discount,
+        total_minor=line_total,
+        currency=np.full(m, "EUR"),
+        category=np.array(["tea", "coffee", "cups", ""])[rng.integers(0, 4, m)],
+    )
+    return orders, lines
+
+
+def bare_executemany(path: Path, orders: OrderColumns) -> float:
+    """Seconds for a bare executemany of the order rows into an unindexed table."""
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("PRAGMA journal_mode = WAL")
+    con.execute("PRAGMA synchronous = NORMAL")
+    con.execute(
+        "CREATE TABLE o (order_id TEXT, customer_id TEXT, placed_at INTEGER, currency TEXT, "
+        "total_minor INTEGER, shipping_minor INTEGER, status TEXT, channel TEXT)"
+    )
+    t = time.perf_counter()
+    rows = zip(
+        orders.order_id.tolist(),
+        orders.customer_id.tolist(),
+        orders.placed_at.astype(np.int64).tolist(),
+        orders.currency.tolist(),
+        orders.total_minor.tolist(),
+        orders.shipping_minor.tolist(),
+        orders.status.tolist(),
+        orders.channel.tolist(),
+        strict=True,
+    )
+    con.execute("BEGIN")
+    con.executemany("INSERT INTO o VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    con.execute("COMMIT")
+    seconds = time.perf_counter() - t
+    con.close()
+    return seconds
+
+
+def main() -> int:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=1_000_000)
+    parser.add_argument("--value-orders", type=int, default=20_000)
+    args = parser.parse_args()
+    n = args.orders
+
+    t = time.perf_counter()
+    orders, lines = synthetic(n)
+    print(
+        f"built {n:,} orders / {len(lines):,} lines as columns in {time.perf_counter() - t:.2f} s"
+        f"  (peak RSS {peak_rss_mb():.0f} MB)"
+    )
+
+    with tempfile.TemporaryDirectory() as tmp:
+        with SQLiteStore(Path(tmp) / "bench.db") as store:
+            t = time.perf_counter()
+            store.orders.upsert_columns(orders, lines)
+            ingest_s = time.perf_counter() - t
+            rate = n / ingest_s
+            print(
+                f"ingest  upsert_columns: {ingest_s:.2f} s = {rate:,.0f} orders/s, "
+                f"{len(lines) / ingest_s:,.0f} lines/s  (target >= {TARGET_INGEST_PER_S:,} "
+                f"orders/s: {'met' if rate >= TARGET_INGEST_PER_S else 'NOT met'}; "
+                f"peak RSS {peak_rss_mb():.0f} MB)"
+            )
+
+            t = time.perf_counter()
+            back = store.orders.columns()
+            scan_s = time.perf_counter() - t
+            print(
+                f"scan    orders.columns(): {scan_s:.2f} s = {n / scan_s:,.0f} orders/s  "
+                f"(target <= {TARGET_SCAN_S:.1f} s: "
+                f"{'met' if scan_s <= TARGET_SCAN_S else 'NOT met'}; "
+                f"peak RSS {peak_rss_mb():.0f} MB)"
+            )
+            assert back.equals(orders), "scan differs from what was ingested"
+
+            t = time.perf_counter()
+            back_lines = store.orders.line_columns()
+            lines_s = time.perf_counter() - t
+            print(
+                f"scan    orders.line_columns(): {lines_s:.2f} s = "
+                f"{len(lines) / lines_s:,.0f} lines/s  (peak RSS {peak_rss_mb():.0f} MB)"
+            )
+            assert back_lines.equals(lines), "line scan differs from what was ingested"
+
+            t = time.perf_counter()
+            window = store.orders.columns(
+                start=back.placed_at[n // 2].item().replace(tzinfo=__import__("datetime").UTC)
+            )
+            print(
+                f"scan    orders.columns(start=median): {time.perf_counter() - t:.2f} s for "
+                f"{len(window):,} orders"
+            )
+
+        k = min(args.value_orders, n)
+        values = orders_from_columns(orders.take(np.arange(k)), _lines_of(lines, k))
+        with SQLiteStore(Path(tmp) / "values.db") as store:
+            t = time.perf_counter()
+            store.orders.upsert(values)
+            value_s = time.perf_counter() - t
+        print(
+            f"values  orders.upsert({k:,} Order objects): {k / value_s:,.0f} orders/s  "
+            f"(columnar path is {rate / (k / value_s):.1f}x faster)"
+        )
+
+        bare_s = bare_executemany(Path(tmp) / "bare.db", orders)
+        print(
+            f"floor   bare executemany of the order rows, no index, no lines: "
+            f"{n / bare_s:,.0f} rows/s  (crmkit ingest / floor = {rate / (n / bare_s):.2f})"
+        )
+    print(f"peak RSS overall {peak_rss_mb():.0f} MB")
+    return 0
+
+
+def _lines_of(lines: OrderLineColumns, k: int) -> OrderLineColumns:
+    """The lines of the first k orders (lines are grouped in order of their orders)."""
+    first = np.flatnonzero(lines.line_no == 0)
+    stop = first[k] if k < first.size else len(lines)
+    return lines.take(np.arange(stop))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,459 @@
+"""SQLite collections: one generic table-backed collection, specialized per built-in collection."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import numpy as np
+
+from crmkit.columns import (
+    Columns,
+    ConsentColumns,
+    ContactColumns,
+    EventColumns,
+    OrderColumns,
+    OrderLineColumns,
+    ReturnColumns,
+    SourceRecordColumns,
+)
+from crmkit.errors import InvalidInputError, NotFoundError
+from crmkit.model import Consent, Contact, Event, Order, Return
+from crmkit.serialization import dump, load
+from crmkit.storage._batch import (
+    check_events,
+    check_key,
+    check_limit,
+    check_values,
+    group_lines,
+    last_wins,
+    time_bounds,
+)
+from crmkit.storage._page import Page, decode_cursor, encode_cursor, micros
+from crmkit.storage._spec import CollectionSpec
+from crmkit.storage.sqlite import _bulk
+from crmkit.storage.sqlite._codecs import _CONVERTER, Codec, dumps_json
+
+if TYPE_CHECKING:
+    from crmkit.storage.sqlite._store import SQLiteStore
+
+__all__ = [
+    "SQLiteCollection",
+    "SQLiteConsents",
+    "SQLiteContacts",
+    "SQLiteDocuments",
+    "SQLiteEvents",
+    "SQLiteOrders",
+    "SQLiteReturns",
+    "SQLiteSourceRecords",
+]
+
+V = TypeVar("V")
+C = TypeVar("C", bound=Columns)
+_CHUNK = 500
+
+
+class SQLiteCollection(Generic[V]):
+    """A collection in one SQLite table, described by a codec; all SQL is parametrized."""
+
+    def __init__(self, store: SQLiteStore, codec: Codec[V]) -> None:
+        self._store = store
+        self._codec = codec
+        self._scope = ""  # extra condition, e.g. "collection = ? AND "
+        self._scope_params: tuple[Any, ...] = ()
+        c = codec
+        self._select = f"SELECT {', '.join(c.columns)} FROM {c.table}"
+        placeholders = ", ".join("?" * len(c.columns))
+        self._insert = (
+            f"INSERT OR REPLACE INTO {c.table} ({', '.join(c.columns)}) VALUES ({placeholders})"
+        )
+        self._order = f"{c.time_column}, {c.key_column}" if c.time_column else c.key_column
+
+    def _rows(self, values: Iterable[V]) -> list[Sequence[Any]]:
+        batch = check_values(f"{self._codec.name}.upsert(values)", values, self._codec.cls)
+        return [self._codec.encode(x) for x in last_wins(batch, self._codec.key).values()]
+
+    def upsert(self, values: Iterable[V]) -> int:
+        rows = self._rows(values)
+        with self._store.transaction():
+            self._store._executemany(self._insert, rows)
+        return len(rows)
+
+    def get(self, key: str) -> V:
+        found = self.find(key)
+        if found is None:
+            raise NotFoundError(
+                f"key: {key!r:.80} is not in {self._codec.name}. Check the key, or use find()."
+            )
+        return found
+
+    def find(self, key: str) -> V | None:
+        check_key("key", key)
+        rows = self._store._fetch(
+            f"{self._select} WHERE {self._scope}{self._codec.key_column} = ?",
+            (*self._scope_params, key),
+        )
+        return self._codec.decode(rows[0]) if rows else None
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, V]:
+        wanted = list(dict.fromkeys(check_key("keys", k) for k in keys))
+        out: dict[str, V] = {}
+        for i in range(0, len(wanted), _CHUNK):
+            part = wanted[i : i + _CHUNK]
+            marks = ", ".join("?" * len(part))
+            for row in self._store._fetch(
+                f"{self._select} WHERE {self._scope}{self._codec.key_column} IN ({marks})",
+                (*self._scope_params, *part),
+            ):
+                value = self._codec.decode(row)
+                out[self._codec.key(value)] = value
+        return {k: out[k] for k in wanted if k in out}
+
+    def count(self) -> int:
+        where = f" WHERE {self._scope[:-5]}" if self._scope else ""
+        rows = self._store._fetch(
+            f"SELECT count(*) FROM {self._codec.table}{where}", self._scope_params
+        )
+        return int(rows[0][0])
+
+    def delete(self, keys: Iterable[str]) -> int:
+        wanted = list(dict.fromkeys(check_key("keys", k) for k in keys))
+        with self._store.transaction():
+            return self._store._executemany(
+                f"DELETE FROM {self._codec.table} WHERE {self._scope}{self._codec.key_column} = ?",
+                [(*self._scope_params, k) for k in wanted],
+            )
+
+    def scan(
+        self,
+        *,
+        start: Any = None,
+        end: Any = None,
+        after: str | None = None,
+        limit: int = 1000,
+    ) -> Page[V]:
+        check_limit(limit)
+        c = self._codec
+        timed = c.time_column is not None
+        conditions = [self._scope[:-5]] if self._scope else []
+        params: list[Any] = list(self._scope_params)
+        if timed:
+            lo, hi = time_bounds(start, end)
+            conditions.append(f"{c.time_column} >= ? AND {c.time_column} < ?")
+            params += [lo, hi]
+        elif start is not None or end is not None:
+            raise InvalidInputError(
+                f"start/end: {c.name} has no time; scan it by key without start and end."
+            )
+        if after is not None:
+            at, key = decode_cursor(after, timed=timed)
+            if timed:
+                conditions.append(f"({c.time_column}, {c.key_column}) > (?, ?)")
+                params += [at, key]
+            else:
+                conditions.append(f"{c.key_column} > ?")
+                params.append(key)
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        rows = self._store._fetch(
+            f"{self._select}{where} ORDER BY {self._order} LIMIT ?", (*params, limit + 1)
+        )
+        items = tuple(c.decode(r) for r in rows[:limit])
+        cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            key = last[c.columns.index(c.key_column)]
+            at = last[c.columns.index(c.time_column)] if c.time_column else None
+            cursor = encode_cursor(key, at)
+        return Page(items=items, next_cursor=cursor)
+
+    def for_customer(self, customer_id: str) -> list[V]:
+        check_key("customer_id", customer_id)
+        column = self._codec.customer_column
+        if column is None:
+            raise InvalidInputError(f"customer_id: {self._codec.name} has no customer column.")
+        rows = self._store._fetch(
+            f"{self._select} WHERE {self._scope}{column} = ? ORDER BY {self._order}",
+            (*self._scope_params, customer_id),
+        )
+        return [self._codec.decode(r) for r in rows]
+
+    def _concat(
+        self, columns: Sequence[tuple[str, bool]], start: Any, end: Any
+    ) -> _bulk.Concatenated:
+        lo, hi = time_bounds(start, end)
+        t = self._codec.time_column
+        return self._store._concat(
+            self._codec.table, columns, f"{t} >= ? AND {t} < ?", self._order, (lo, hi)
+        )
+
+    def _range_rows(self, columns: str, start: Any, end: Any) -> list[Sequence[Any]]:
+        lo, hi = time_bounds(start, end)
+        t = self._codec.time_column
+        return self._store._fetch(
+            f"SELECT {columns} FROM {self._codec.table} WHERE {t} >= ? AND {t} < ? "
+            f"ORDER BY {self._order}",
+            (lo, hi),
+        )
+
+
+class SQLiteSourceRecords(SQLiteCollection[Any]):
+    """Source records; columns are built from the stored values."""
+
+    def columns(self, start: Any = None, end: Any = None) -> SourceRecordColumns:
+        rows = self._range_rows(", ".join(self._codec.columns), start, end)
+        return SourceRecordColumns.from_records(self._codec.decode(r) for r in rows)
+
+
+class SQLiteOrders(SQLiteCollection[Order]):
+    """Orders, one row each with the lines as JSON arrays; columnar scans and bulk ingest."""
+
+    _ORDER_COLUMNS = (
+        ("order_id", False),
+        ("customer_id", False),
+        ("placed_at", True),
+        ("currency", False),
+        ("total_minor", True),
+        ("coalesce(shipping_minor, 0)", True),
+        ("coalesce(tax_minor, 0)", True),
+        ("status", False),
+        ("channel", False),
+    )
+
+    def columns(self, start: Any = None, end: Any = None) -> OrderColumns:
+        got = self._concat(self._ORDER_COLUMNS, start, end)
+        split = [got.strs(i) for i in (0, 1, 3, 7, 8)]
+        texts: list[Sequence[Any]]
+        if any(t is None for t in split):  # a value holds U+001F: read row by row
+            rows = self._range_rows(", ".join(e for e, _ in self._ORDER_COLUMNS), start, end)
+            cols = _transpose(rows, 9)
+            ints = [_int(cols[i]) for i in (2, 4, 5, 6)]
+            texts = [cols[i] for i in (0, 1, 3, 7, 8)]
+        else:
+            ints = [got.ints(i) for i in (2, 4, 5, 6)]
+            texts = [t for t in split if t is not None]
+        table = OrderColumns(
+            order_id=_str(texts[0]),
+            customer_id=_str(texts[1]),
+            placed_at=ints[0].view("datetime64[us]"),
+            currency=_str(texts[2]),
+            total_minor=ints[1],
+            shipping_minor=ints[2],
+            tax_minor=ints[3],
+            status=_str(texts[3]),
+            channel=_str(texts[4]),
+        )
+        return _in_order(table, "placed_at", "order_id")
+
+    def line_columns(self, start: Any = None, end: Any = None) -> OrderLineColumns:
+        orders = self.columns(start, end)
+        got = self._concat(
+            (
+                ("n_lines", True),
+                ("line_products", True),
+                ("line_quantities", True),
+                ("line_unit_prices", True),
+                ("line_discounts", True),
+                ("line_categories", True),
+            ),
+            start,
+            end,
+        )
+        counts = got.ints(0)
+        if counts.size != len(orders):  # pragma: no cover - a writer raced the two reads
+            return self.line_columns(start, end)
+        total = int(counts.sum())
+        cells = [[t] if t else [] for t in got.texts[1:]]
+        quantity = _bulk.int_arrays(cells[1], total)
+        unit = _bulk.int_arrays(cells[2], total)
+        discount = _bulk.int_arrays(cells[3], total)
+        starts = np.cumsum(counts) - counts
+        return OrderLineColumns(
+            order_id=np.repeat(orders.order_id, counts),
+            line_no=np.arange(total, dtype=np.int64) - np.repeat(starts, counts),
+            customer_id=np.repeat(orders.customer_id, counts),
+            placed_at=np.repeat(orders.placed_at, counts),
+            product_id=_str(_bulk.str_arrays(cells[0], total)),
+            quantity=quantity,
+            unit_price_minor=unit,
+            discount_minor=discount,
+            total_minor=quantity * unit - discount,
+            currency=np.repeat(orders.currency, counts),
+            category=_str(_bulk.str_arrays(cells[4], total)),
+        )
+
+    def upsert_columns(self, orders: OrderColumns, lines: OrderLineColumns) -> int:
+        grouped = group_lines(orders, lines)
+        rows = _bulk.order_rows(orders, grouped.lines, grouped.counts)
+        with self._store.transaction():
+            self._store._bulk_insert("orders", self._insert, rows, len(orders))
+        return len(orders)
+
+
+class SQLiteReturns(SQLiteCollection[Return]):
+    """Returns and refunds."""
+
+    def for_order(self, order_id: str) -> list[Return]:
+        check_key("order_id", order_id)
+        rows = self._store._fetch(
+            f"{self._select} WHERE order_id = ? ORDER BY {self._order}", (order_id,)
+        )
+        return [self._codec.decode(r) for r in rows]
+
+    def columns(self, start: Any = None, end: Any = None) -> ReturnColumns:
+        rows = self._range_rows(
+            "return_id, order_id, customer_id, at, refund_minor, currency", start, end
+        )
+        cols = _transpose(rows, 6)
+        return ReturnColumns(
+            return_id=_str(cols[0]),
+            order_id=_str(cols[1]),
+            customer_id=_str(cols[2]),
+            at=_time(cols[3]),
+            refund_minor=_int(cols[4]),
+            currency=_str(cols[5]),
+        )
+
+
+class SQLiteEvents(SQLiteCollection[Event]):
+    """Behavioural events; columnar scans and bulk ingest."""
+
+    _EVENT_COLUMNS = (
+        ("event_id", False),
+        ("coalesce(customer_id, '')", False),
+        ("coalesce(anonymous_id, '')", False),
+        ("type", False),
+        ("at", True),
+    )
+
+    def columns(self, start: Any = None, end: Any = None) -> EventColumns:
+        got = self._concat(self._EVENT_COLUMNS, start, end)
+        split = [got.strs(i) for i in range(4)]
+        texts: list[Sequence[Any]]
+        if any(t is None for t in split):  # a value holds U+001F: read row by row
+            rows = self._range_rows(", ".join(e for e, _ in self._EVENT_COLUMNS), start, end)
+            cols = _transpose(rows, 5)
+            texts, at = list(cols[:4]), _int(cols[4])
+        else:
+            texts, at = [t for t in split if t is not None], got.ints(4)
+        table = EventColumns(
+            event_id=_str(texts[0]),
+            customer_id=_str(texts[1]),
+            anonymous_id=_str(texts[2]),
+            type=_str(texts[3]),
+            at=at.view("datetime64[us]"),
+        )
+        return _in_order(table, "at", "event_id")
+
+    def upsert_columns(self, events: EventColumns) -> int:
+        check_events(events)
+        rows = _bulk.event_rows(events)
+        with self._store.transaction():
+            self._store._bulk_insert("events", self._insert, rows, len(events))
+        return len(events)
+
+
+class SQLiteConsents(SQLiteCollection[Consent]):
+    """Consent events."""
+
+    def columns(self, start: Any = None, end: Any = None) -> ConsentColumns:
+        rows = self._range_rows("customer_id, channel, purpose, status, at, expires_at", start, end)
+        cols = _transpose(rows, 6)
+        expires = np.array([-(2**63) if x is None else x for x in cols[5]], dtype=np.int64).view(
+            "datetime64[us]"
+        )
+        return ConsentColumns(
+            customer_id=_str(cols[0]),
+            channel=_str(cols[1]),
+            purpose=_str(cols[2]),
+            status=_str(cols[3]),
+            at=_time(cols[4]),
+            expires_at=expires,
+        )
+
+
+class SQLiteContacts(SQLiteCollection[Contact]):
+    """Campaign contacts."""
+
+    def columns(self, start: Any = None, end: Any = None) -> ContactColumns:
+        rows = self._range_rows(
+            "contact_id, campaign_id, customer_id, channel, at, outcome", start, end
+        )
+        cols = _transpose(rows, 6)
+        return ContactColumns(
+            contact_id=_str(cols[0]),
+            campaign_id=_str(cols[1]),
+            customer_id=_str(cols[2]),
+            channel=_str(cols[3]),
+            at=_time(cols[4]),
+            outcome=_str(cols[5]),
+        )
+
+
+class SQLiteDocuments(SQLiteCollection[V]):
+    """A module collection from a spec: JSON documents in the shared ``documents`` table."""
+
+    def __init__(self, store: SQLiteStore, spec: CollectionSpec[V]) -> None:
+        time_of, customer_of = spec.time, spec.customer
+
+        def encode(value: V) -> tuple[Any, ...]:
+            return (
+                spec.name,
+                spec.key(value),
+                None if customer_of is None else customer_of(value),
+                None if time_of is None else micros(time_of(value)),
+                dumps_json(dump(value, converter=_CONVERTER)),
+            )
+
+        def decode(row: Sequence[Any]) -> V:
+            return load(json.loads(row[4]), spec.value_type, converter=_CONVERTER)
+
+        codec: Codec[V] = Codec(
+            name=spec.name,
+            table="documents",
+            cls=spec.value_type,
+            key_column="key",
+            time_column="at" if time_of is not None else None,
+            customer_column="customer_id" if customer_of is not None else None,
+            columns=("collection", "key", "customer_id", "at", "body"),
+            key=spec.key,
+            encode=encode,
+            decode=decode,
+        )
+        super().__init__(store, codec)
+        self._spec = spec
+        self._scope = "collection = ? AND "
+        self._scope_params = (spec.name,)
+
+    @property
+    def spec(self) -> CollectionSpec[V]:
+        """The spec the collection was opened with."""
+        return self._spec
+
+
+def _in_order(table: C, time: str, key: str) -> C:
+    # The aggregate normally sees rows in ORDER BY order; verify, and sort if it did not.
+    t, k = getattr(table, time), getattr(table, key)
+    if t.size < 2:
+        return table
+    step = t[1:] >= t[:-1]
+    ties = t[1:] == t[:-1]
+    if step.all() and (k[1:][ties] > k[:-1][ties]).all():
+        return table
+    return table.sort(time, key)
+
+
+def _transpose(rows: list[Sequence[Any]], width: int) -> list[Sequence[Any]]:
+    return list(zip(*rows, strict=True)) if rows else [()] * width
+
+
+def _str(values: Sequence[Any]) -> np.ndarray[Any, Any]:
+    return np.array(values, dtype=str) if len(values) else np.empty(0, dtype="U1")
+
+
+def _int(values: Sequence[Any]) -> np.ndarray[Any, Any]:
+    return np.fromiter(values, dtype=np.int64, count=len(values))
+
+
+def _time(values: Sequence[Any]) -> np.ndarray[Any, Any]:
+    return _int(values).view("datetime64[us]")

@@ -1,0 +1,404 @@
+"""The SQLite store: one file, WAL, a versioned schema, serialized writers, mapped errors."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, Self, TypeVar
+from urllib.parse import unquote
+
+from crmkit.errors import (
+    ConflictError,
+    IntegrityError,
+    InvalidInputError,
+    SchemaError,
+    StorageError,
+)
+from crmkit.storage._batch import check_key
+from crmkit.storage._capabilities import Capabilities
+from crmkit.storage._page import ErasureReport, erasure_pseudonym
+from crmkit.storage._spec import CollectionSpec
+from crmkit.storage.sqlite import _bulk
+from crmkit.storage.sqlite._codecs import CODECS
+from crmkit.storage.sqlite._collections import (
+    SQLiteCollection,
+    SQLiteConsents,
+    SQLiteContacts,
+    SQLiteDocuments,
+    SQLiteEvents,
+    SQLiteOrders,
+    SQLiteReturns,
+    SQLiteSourceRecords,
+)
+from crmkit.storage.sqlite._schema import INDEXES, index_sql, migrate
+
+__all__ = ["SQLiteStore"]
+
+log = logging.getLogger("crmkit.storage")
+
+V = TypeVar("V")
+
+#: A bulk load of at least this many rows into an empty table rebuilds its indexes afterwards.
+BULK_REINDEX_ROWS = 50_000
+
+
+def _path_of(url_or_path: str | os.PathLike[str]) -> str:
+    text = os.fspath(url_or_path)
+    if "://" not in text:
+        return text
+    scheme, _, rest = text.partition("://")
+    if scheme.lower() != "sqlite" or not rest.startswith("/") or rest == "/":
+        raise InvalidInputError(
+            f"url: {text!r} is not an SQLite URL. Use 'sqlite:///relative/path.db' or "
+            "'sqlite:////absolute/path.db'."
+        )
+    return unquote(rest[1:].partition("?")[0])
+
+
+class SQLiteStore:
+    """The embedded default store (``sqlite:///path``): one SQLite file in WAL mode.
+
+    Writers take the database lock up front (``BEGIN IMMEDIATE``) and wait up to ``timeout``
+    seconds for another writer, so processes writing at once lose nothing. Money is stored as
+    integer minor units and times as integer microseconds since the epoch (UTC), so both come back
+    exactly. Driver errors are re-raised as ``StorageError`` subclasses ``from`` the cause.
+
+    Args:
+        url: ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or a plain path.
+        timeout: seconds to wait for another process's write lock before ``ConflictError``.
+        synchronous: SQLite's ``synchronous`` pragma: ``"NORMAL"`` (default; survives a crashed
+            process, may lose the last commits on power loss) or ``"FULL"``.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "shop.db"
+        >>> with SQLiteStore(f"sqlite:///{path}") as store:
+        ...     store.capabilities.multi_process
+        True
+    """
+
+    def __init__(
+        self,
+        url: str | os.PathLike[str],
+        *,
+        timeout: float = 30.0,
+        synchronous: str = "NORMAL",
+    ) -> None:
+        path = _path_of(url)
+        if synchronous not in ("NORMAL", "FULL"):
+            raise InvalidInputError(
+                f"synchronous: {synchronous!r} is not 'NORMAL' or 'FULL'. Pick one of them."
+            )
+        self._path = path
+        self._url = os.fspath(url) if "://" in os.fspath(url) else f"sqlite:///{path}"
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._closed = False
+        with self._errors():
+            self._con = sqlite3.connect(
+                path, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+            self._con.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            mode = self._con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StorageError(f"{path}: cannot switch to WAL (journal mode {mode}).")
+            self._con.execute(f"PRAGMA synchronous = {synchronous}")
+            self._con.execute("PRAGMA foreign_keys = ON")
+            # Scans of millions of rows: a larger page cache, memory-mapped reads, sorts in RAM.
+            self._con.execute("PRAGMA cache_size = -131072")
+            self._con.execute("PRAGMA mmap_size = 1073741824")
+            self._con.execute("PRAGMA temp_store = MEMORY")
+            migrate(self._con, path)
+        self.customers = SQLiteCollection(self, CODECS["customers"])
+        self.source_records = SQLiteSourceRecords(self, CODECS["source_records"])
+        self.products = SQLiteCollection(self, CODECS["products"])
+        self.orders = SQLiteOrders(self, CODECS["orders"])
+        self.returns = SQLiteReturns(self, CODECS["returns"])
+        self.events = SQLiteEvents(self, CODECS["events"])
+        self.consents = SQLiteConsents(self, CODECS["consents"])
+        self.contacts = SQLiteContacts(self, CODECS["contacts"])
+        self._documents: dict[str, SQLiteDocuments[Any]] = {}
+
+    @property
+    def url(self) -> str:
+        """The URL of the file; ``connect(store.url)`` opens it again."""
+        return self._url
+
+    @property
+    def path(self) -> str:
+        """The database file."""
+        return self._path
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """Persistent, shared by processes, integrity-checked; everything else too."""
+        return Capabilities(persistent=True, multi_process=True, integrity_check=True)
+
+    def collection(self, spec: CollectionSpec[V]) -> SQLiteDocuments[V]:
+        """The module collection declared by ``spec``, kept as JSON documents.
+
+        Examples:
+            >>> import tempfile, pathlib
+            >>> from crmkit.model import Product
+            >>> spec = CollectionSpec(name="demo.items", value_type=Product,
+            ...                       key=lambda p: p.product_id)
+            >>> store = SQLiteStore(pathlib.Path(tempfile.mkdtemp()) / "s.db")
+            >>> store.collection(spec).count()
+            0
+            >>> store.close()
+        """
+        with self._lock:
+            found = self._documents.get(spec.name)
+            if found is None:
+                found = self._documents[spec.name] = SQLiteDocuments(self, spec)
+            elif found.spec != spec:
+                raise InvalidInputError(
+                    f"spec: collection {spec.name!r} is already open with another spec. "
+                    "Declare each collection once, at module level."
+                )
+            return found
+
+    # -- driver access -----------------------------------------------------------------------
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise _mapped(self._path, exc) from exc
+        except OverflowError as exc:
+            raise InvalidInputError(
+                f"{self._path}: an integer does not fit SQLite's 64 bits ({exc}). "
+                "Keep amounts and counts within ±9.2e18."
+            ) from exc
+        except UnicodeEncodeError as exc:
+            raise InvalidInputError(
+                f"{self._path}: text that is not valid Unicode ({exc.reason}, e.g. a lone "
+                "surrogate). Pass valid strings."
+            ) from exc
+
+    def _con_open(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StorageError(
+                f"{self._path}: store closed. Open it again with crmkit.connect(url)."
+            )
+        return self._con
+
+    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock, self._errors():
+            return self._con_open().execute(sql, params).fetchall()
+
+    def _concat(
+        self,
+        table: str,
+        columns: Sequence[tuple[str, bool]],
+        where: str,
+        order: str,
+        params: Sequence[Any],
+    ) -> _bulk.Concatenated:
+        with self._lock, self._errors():
+            return _bulk.concat_scan(self._con_open(), table, columns, where, order, params)
+
+    def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
+        with self._lock, self._errors():
+            con = self._con_open()
+            before = con.total_changes
+            con.executemany(sql, rows)
+            return con.total_changes - before
+
+    def _bulk_insert(self, table: str, sql: str, rows: Iterable[Sequence[Any]], n: int) -> None:
+        # Inside a transaction. Indexes of an empty table are cheaper to build after the load.
+        with self._lock, self._errors():
+            con = self._con_open()
+            empty = con.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is None
+            rebuild = empty and n >= BULK_REINDEX_ROWS
+            if rebuild:
+                for name, _ in INDEXES[table]:
+                    con.execute(f"DROP INDEX IF EXISTS {name}")
+            con.executemany(sql, rows)
+            if rebuild:
+                for statement in index_sql(table):
+                    con.execute(statement)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A block whose writes all happen or none do; an inner block is a savepoint.
+
+        The outermost block takes the write lock at once (``BEGIN IMMEDIATE``), so a block never
+        fails half-way for a concurrent writer; the thread holds the store until the block ends.
+
+        Examples:
+            >>> import tempfile, pathlib
+            >>> from crmkit.model import Product
+            >>> store = SQLiteStore(pathlib.Path(tempfile.mkdtemp()) / "t.db")
+            >>> with store.transaction():
+            ...     _ = store.products.upsert([Product(product_id="p", name="Tea")])
+            ...     try:
+            ...         with store.transaction():
+            ...             _ = store.products.upsert([Product(product_id="q", name="Jam")])
+            ...             raise RuntimeError("inner block fails")
+            ...     except RuntimeError:
+            ...         pass
+            >>> sorted(store.products.get_many(["p", "q"]))
+            ['p']
+            >>> store.close()
+        """
+        with self._lock:
+            con = self._con_open()
+            depth = self._depth
+            with self._errors():
+                con.execute("BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT s{depth}")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                with self._errors():
+                    if depth == 0:
+                        if con.in_transaction:
+                            con.execute("ROLLBACK")
+                    else:
+                        con.execute(f"ROLLBACK TO s{depth}")
+                        con.execute(f"RELEASE s{depth}")
+                raise
+            self._depth -= 1
+            try:
+                with self._errors():
+                    con.execute("COMMIT" if depth == 0 else f"RELEASE s{depth}")
+            except BaseException:
+                if depth == 0 and con.in_transaction:
+                    con.execute("ROLLBACK")
+                raise
+
+    def erase(
+        self,
+        customer_id: str,
+        *,
+        source_record_keys: Iterable[str] = (),
+        pseudonym: str | None = None,
+    ) -> ErasureReport:
+        """Remove a customer's personal data from every collection (see the storage guide).
+
+        Examples:
+            >>> import datetime as dt, tempfile, pathlib
+            >>> from crmkit.model import Customer
+            >>> store = SQLiteStore(pathlib.Path(tempfile.mkdtemp()) / "e.db")
+            >>> _ = store.customers.upsert([Customer(customer_id="c-1",
+            ...     created_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))])
+            >>> store.erase("c-1").deleted["customers"]
+            1
+            >>> store.close()
+        """
+        check_key("customer_id", customer_id)
+        alias = pseudonym or erasure_pseudonym()
+        check_key("pseudonym", alias)
+        keys = [check_key("source_record_keys", k) for k in source_record_keys]
+        deleted: dict[str, int] = {}
+        renamed: dict[str, int] = {}
+        with self.transaction(), self._errors():
+            con = self._con_open()
+            profile = self.customers.find(customer_id)
+            if profile is not None:
+                keys += [i.value for i in profile.identifiers if i.kind == "source_record"]
+            deleted["customers"] = self.customers.delete([customer_id])
+            deleted["source_records"] = self.source_records.delete(keys)
+            for table in ("events", "consents"):
+                deleted[table] = con.execute(
+                    f"DELETE FROM {table} WHERE customer_id = ?", (customer_id,)
+                ).rowcount
+            deleted.update(
+                con.execute(
+                    "SELECT collection, count(*) FROM documents WHERE customer_id = ? "
+                    "GROUP BY collection ORDER BY collection",
+                    (customer_id,),
+                ).fetchall()
+            )
+            con.execute("DELETE FROM documents WHERE customer_id = ?", (customer_id,))
+            renamed["orders"] = con.execute(
+                "UPDATE orders SET customer_id = ?, attributes = '{}' WHERE customer_id = ?",
+                (alias, customer_id),
+            ).rowcount
+            renamed["returns"] = con.execute(
+                "UPDATE returns SET customer_id = ?, reason = NULL WHERE customer_id = ?",
+                (alias, customer_id),
+            ).rowcount
+            renamed["contacts"] = con.execute(
+                "UPDATE contacts SET customer_id = ? WHERE customer_id = ?",
+                (alias, customer_id),
+            ).rowcount
+        return ErasureReport(
+            customer_id=customer_id, pseudonym=alias, deleted=deleted, pseudonymized=renamed
+        )
+
+    def check_integrity(self) -> None:
+        """Run ``PRAGMA integrity_check``; raise ``IntegrityError`` listing the first problems.
+
+        Examples:
+            >>> import tempfile, pathlib
+            >>> store = SQLiteStore(pathlib.Path(tempfile.mkdtemp()) / "i.db")
+            >>> store.check_integrity()
+            >>> store.close()
+        """
+        rows = self._fetch("PRAGMA integrity_check")
+        problems = [str(r[0]) for r in rows]
+        if problems != ["ok"]:
+            raise IntegrityError(
+                f"{self._path}: integrity check failed ({len(problems)} problems, first: "
+                f"{problems[0]!r}). Restore the file from a backup."
+            )
+
+    def schema_version(self) -> int:
+        """The schema version of the file.
+
+        Examples:
+            >>> import tempfile, pathlib
+            >>> from crmkit.storage.sqlite import SCHEMA_VERSION
+            >>> store = SQLiteStore(pathlib.Path(tempfile.mkdtemp()) / "v.db")
+            >>> store.schema_version() == SCHEMA_VERSION
+            True
+            >>> store.close()
+        """
+        return int(self._fetch("SELECT max(version) FROM schema_version")[0][0])
+
+    def close(self) -> None:
+        """Close the connection (a checkpoint folds the WAL back into the file)."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                with self._errors():
+                    self._con.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self._url!r})"
+
+
+def _mapped(path: str, exc: sqlite3.Error) -> StorageError:
+    text = str(exc)
+    low = text.lower()
+    if isinstance(exc, sqlite3.IntegrityError):
+        return ConflictError(f"{path}: constraint failed ({text}). Check the keys written.")
+    if "locked" in low or "busy" in low:
+        return ConflictError(
+            f"{path}: the database stayed locked by another writer ({text}). Retry, or raise "
+            "the timeout."
+        )
+    if "no such table" in low or "no such column" in low:
+        return SchemaError(f"{path}: schema mismatch ({text}). Was the file made by crmkit?")
+    if "malformed" in low or "not a database" in low or "corrupt" in low:
+        return IntegrityError(f"{path}: damaged database ({text}). Restore it from a backup.")
+    return StorageError(f"{path}: SQLite failed ({type(exc).__name__}: {text}).")

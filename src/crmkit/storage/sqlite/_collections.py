@@ -18,7 +18,7 @@ from crmkit.columns import (
     ReturnColumns,
     SourceRecordColumns,
 )
-from crmkit.errors import InvalidInputError, NotFoundError
+from crmkit.errors import InvalidInputError, NotFoundError, StorageError
 from crmkit.model import Consent, Contact, Event, Order, Return
 from crmkit.serialization import dump, load
 from crmkit.storage._batch import (
@@ -32,7 +32,7 @@ from crmkit.storage._batch import (
 )
 from crmkit.storage._page import Page, decode_cursor, encode_cursor, micros
 from crmkit.storage._spec import CollectionSpec
-from crmkit.storage.sqlite import _bulk
+from crmkit.storage.sqlite import _bulk, _cache
 from crmkit.storage.sqlite._codecs import _CONVERTER, Codec, dumps_json
 
 if TYPE_CHECKING:
@@ -69,6 +69,7 @@ class SQLiteCollection(Generic[V]):
             f"INSERT OR REPLACE INTO {c.table} ({', '.join(c.columns)}) VALUES ({placeholders})"
         )
         self._order = f"{c.time_column}, {c.key_column}" if c.time_column else c.key_column
+        self._versioned = c.table in _cache.CACHED_TABLES
 
     def _rows(self, values: Iterable[V]) -> list[Sequence[Any]]:
         batch = check_values(f"{self._codec.name}.upsert(values)", values, self._codec.cls)
@@ -78,6 +79,8 @@ class SQLiteCollection(Generic[V]):
         rows = self._rows(values)
         with self._store.transaction():
             self._store._executemany(self._insert, rows)
+            if self._versioned:
+                self._store._touch(self._codec.table)
         return len(rows)
 
     def get(self, key: str) -> V:
@@ -120,10 +123,13 @@ class SQLiteCollection(Generic[V]):
     def delete(self, keys: Iterable[str]) -> int:
         wanted = list(dict.fromkeys(check_key("keys", k) for k in keys))
         with self._store.transaction():
-            return self._store._executemany(
+            deleted = self._store._executemany(
                 f"DELETE FROM {self._codec.table} WHERE {self._scope}{self._codec.key_column} = ?",
                 [(*self._scope_params, k) for k in wanted],
             )
+            if deleted and self._versioned:
+                self._store._touch(self._codec.table)
+            return deleted
 
     def scan(
         self,
@@ -206,7 +212,7 @@ class SQLiteSourceRecords(SQLiteCollection[Any]):
 
 
 class SQLiteOrders(SQLiteCollection[Order]):
-    """Orders, one row each with the lines as JSON arrays; columnar scans and bulk ingest."""
+    """Orders, one row each with their lines; columnar scans (cached) and bulk ingest."""
 
     _ORDER_COLUMNS = (
         ("order_id", False),
@@ -221,6 +227,44 @@ class SQLiteOrders(SQLiteCollection[Order]):
     )
 
     def columns(self, start: Any = None, end: Any = None) -> OrderColumns:
+        return self._cached(start, end, lines=False)[0]
+
+    def line_columns(self, start: Any = None, end: Any = None) -> OrderLineColumns:
+        orders, parts = self._cached(start, end, lines=True)
+        return _line_table(orders, parts)
+
+    def _cached(self, start: Any, end: Any, *, lines: bool) -> tuple[OrderColumns, _Arrays]:
+        """Orders (and the line parts) in ``[start, end)``: from the cache, else from the rows.
+
+        A scan of the whole collection stores what it had to rebuild; a range scan over a stale
+        cache reads its range from the rows without caching.
+        """
+        lo, hi = time_bounds(start, end)
+        entries = ("orders", "order_lines") if lines else ("orders",)
+        with self._store._snapshot() as con:
+            at, found = self._store._cache_load(con, "orders", entries, lo, hi)
+            got, got_lines = found["orders"], found.get("order_lines")
+            if got is not None and (got_lines is not None or not lines):
+                return _orders_window(got, got_lines, lo, hi)
+            if start is not None or end is not None:
+                orders = self._scan_columns(start, end)
+                return orders, self._scan_lines(orders, start, end) if lines else {}
+            orders = OrderColumns(**got) if got is not None else self._scan_columns(None, None)
+            parts: _Arrays = {}
+            if got_lines is not None:
+                parts = got_lines
+            elif lines:
+                parts = self._scan_lines(orders, None, None)
+        keep: dict[str, tuple[_Arrays, list[_cache.Segment]]] = {}
+        segs, line_segs = _cache.segments(orders.placed_at, parts.get("n_lines"))
+        if got is None:
+            keep["orders"] = (orders.arrays(), segs)
+        if lines and got_lines is None:
+            keep["order_lines"] = (parts, line_segs)
+        self._store._cache_store("orders", at, keep)
+        return orders, parts
+
+    def _scan_columns(self, start: Any, end: Any) -> OrderColumns:
         got = self._concat(self._ORDER_COLUMNS, start, end)
         split = [got.strs(i) for i in (0, 1, 3, 7, 8)]
         texts: list[Sequence[Any]]
@@ -245,8 +289,8 @@ class SQLiteOrders(SQLiteCollection[Order]):
         )
         return _in_order(table, "placed_at", "order_id")
 
-    def line_columns(self, start: Any = None, end: Any = None) -> OrderLineColumns:
-        orders = self.columns(start, end)
+    def _scan_lines(self, orders: OrderColumns, start: Any, end: Any) -> _Arrays:
+        """The line parts of ``orders`` (read in the same snapshot) from the rows."""
         got = self._concat(
             (
                 ("n_lines", True),
@@ -260,33 +304,31 @@ class SQLiteOrders(SQLiteCollection[Order]):
             end,
         )
         counts = got.ints(0)
-        if counts.size != len(orders):  # pragma: no cover - a writer raced the two reads
-            return self.line_columns(start, end)
+        if counts.size != len(orders):  # pragma: no cover - the reads share one snapshot
+            raise StorageError(f"{self._store.path}: orders changed during a scan. Retry it.")
         total = int(counts.sum())
         cells = [[t] if t else [] for t in got.texts[1:]]
-        quantity = _bulk.int_arrays(cells[1], total)
-        unit = _bulk.int_arrays(cells[2], total)
-        discount = _bulk.int_arrays(cells[3], total)
-        starts = np.cumsum(counts) - counts
-        return OrderLineColumns(
-            order_id=np.repeat(orders.order_id, counts),
-            line_no=np.arange(total, dtype=np.int64) - np.repeat(starts, counts),
-            customer_id=np.repeat(orders.customer_id, counts),
-            placed_at=np.repeat(orders.placed_at, counts),
-            product_id=_str(_bulk.str_arrays(cells[0], total)),
-            quantity=quantity,
-            unit_price_minor=unit,
-            discount_minor=discount,
-            total_minor=quantity * unit - discount,
-            currency=np.repeat(orders.currency, counts),
-            category=_str(_bulk.str_arrays(cells[4], total)),
-        )
+        return {
+            "n_lines": counts,
+            "product_id": _str(_bulk.str_arrays(cells[0], total)),
+            "quantity": _bulk.int_arrays(cells[1], total),
+            "unit_price_minor": _bulk.int_arrays(cells[2], total),
+            "discount_minor": _bulk.int_arrays(cells[3], total),
+            "category": _str(_bulk.str_arrays(cells[4], total)),
+        }
 
     def upsert_columns(self, orders: OrderColumns, lines: OrderLineColumns) -> int:
         grouped = group_lines(orders, lines)
         rows = _bulk.order_rows(orders, grouped.lines, grouped.counts)
         with self._store.transaction():
-            self._store._bulk_insert("orders", self._insert, rows, len(orders))
+            empty = self._store._bulk_insert("orders", self._insert, rows, len(orders))
+            self._store._touch("orders")
+            if empty:  # the batch is the whole collection: cache its columns now
+                kept, parts = _sorted_orders(orders, grouped.lines, grouped.counts)
+                segs, line_segs = _cache.segments(kept["placed_at"], parts["n_lines"])
+                self._store._cache_store(
+                    "orders", None, {"orders": (kept, segs), "order_lines": (parts, line_segs)}
+                )
         return len(orders)
 
 
@@ -316,7 +358,7 @@ class SQLiteReturns(SQLiteCollection[Return]):
 
 
 class SQLiteEvents(SQLiteCollection[Event]):
-    """Behavioural events; columnar scans and bulk ingest."""
+    """Behavioural events; columnar scans (cached) and bulk ingest."""
 
     _EVENT_COLUMNS = (
         ("event_id", False),
@@ -327,6 +369,19 @@ class SQLiteEvents(SQLiteCollection[Event]):
     )
 
     def columns(self, start: Any = None, end: Any = None) -> EventColumns:
+        lo, hi = time_bounds(start, end)
+        with self._store._snapshot() as con:
+            at, found = self._store._cache_load(con, "events", ("events",), lo, hi)
+            got = found["events"]
+            if got is not None:
+                return _events_window(got, lo, hi)
+            table = self._scan_columns(start, end)
+        if start is None and end is None:
+            segs, _ = _cache.segments(table.at)
+            self._store._cache_store("events", at, {"events": (table.arrays(), segs)})
+        return table
+
+    def _scan_columns(self, start: Any, end: Any) -> EventColumns:
         got = self._concat(self._EVENT_COLUMNS, start, end)
         split = [got.strs(i) for i in range(4)]
         texts: list[Sequence[Any]]
@@ -349,7 +404,13 @@ class SQLiteEvents(SQLiteCollection[Event]):
         check_events(events)
         rows = _bulk.event_rows(events)
         with self._store.transaction():
-            self._store._bulk_insert("events", self._insert, rows, len(events))
+            empty = self._store._bulk_insert("events", self._insert, rows, len(events))
+            self._store._touch("events")
+            if empty:  # the batch is the whole collection: cache its columns now
+                order = _time_key_order(events.at, events.event_id)
+                kept = events.arrays() if order is None else events.take(order).arrays()
+                segs, _ = _cache.segments(kept["at"])
+                self._store._cache_store("events", None, {"events": (kept, segs)})
         return len(events)
 
 
@@ -429,6 +490,103 @@ class SQLiteDocuments(SQLiteCollection[V]):
     def spec(self) -> CollectionSpec[V]:
         """The spec the collection was opened with."""
         return self._spec
+
+
+_Arrays = dict[str, np.ndarray[Any, Any]]
+
+
+def _time_key_order(
+    t: np.ndarray[Any, Any], k: np.ndarray[Any, Any]
+) -> np.ndarray[Any, Any] | None:
+    """The permutation sorting rows by (time, key); None when they already are."""
+    if t.size < 2:
+        return None
+    step, ties = t[1:] >= t[:-1], t[1:] == t[:-1]
+    if step.all() and (k[1:][ties] > k[:-1][ties]).all():
+        return None
+    order = np.argsort(t, kind="stable")
+    ts = t[order]
+    if not (ts[1:] == ts[:-1]).any():
+        return order
+    return np.lexsort((k, t))
+
+
+def _sorted_orders(
+    orders: OrderColumns, lines: OrderLineColumns, counts: np.ndarray[Any, Any]
+) -> tuple[_Arrays, _Arrays]:
+    """A validated batch (lines grouped by order) as cache parts, in (placed_at, order_id) order."""
+    order = _time_key_order(orders.placed_at, orders.order_id)
+    kept = orders.arrays()
+    parts: _Arrays = {
+        "n_lines": counts,
+        "product_id": lines.product_id,
+        "quantity": lines.quantity,
+        "unit_price_minor": lines.unit_price_minor,
+        "discount_minor": lines.discount_minor,
+        "category": lines.category,
+    }
+    if order is None:
+        return kept, parts
+    starts = np.cumsum(counts) - counts
+    moved = counts[order]
+    new_starts = np.cumsum(moved) - moved
+    line_order = np.repeat(starts[order] - new_starts, moved) + np.arange(int(moved.sum()))
+    kept = {k: a[order] for k, a in kept.items()}
+    parts = {k: (a[order] if k == "n_lines" else a[line_order]) for k, a in parts.items()}
+    return kept, parts
+
+
+def _window(t: np.ndarray[Any, Any], lo: int, hi: int) -> tuple[int, int]:
+    """The row range of sorted times ``t`` within ``[lo, hi)`` µs."""
+    ti = t.view(np.int64)
+    return int(np.searchsorted(ti, lo, "left")), int(np.searchsorted(ti, hi, "left"))
+
+
+def _orders_window(
+    got: _Arrays, got_lines: _Arrays | None, lo: int, hi: int
+) -> tuple[OrderColumns, _Arrays]:
+    """Cached orders (and line parts) of the loaded segments, cut to ``[lo, hi)``."""
+    if not got:
+        return OrderColumns.empty(), {}
+    i, j = _window(got["placed_at"], lo, hi)
+    whole = i == 0 and j == got["placed_at"].size
+    orders = OrderColumns(**(got if whole else {k: a[i:j] for k, a in got.items()}))
+    if got_lines is None or whole:
+        return orders, got_lines or {}
+    ends = np.concatenate(([0], np.cumsum(got_lines["n_lines"])))
+    a, b = int(ends[i]), int(ends[j])
+    return orders, {k: (x[i:j] if k == "n_lines" else x[a:b]) for k, x in got_lines.items()}
+
+
+def _events_window(got: _Arrays, lo: int, hi: int) -> EventColumns:
+    if not got:
+        return EventColumns.empty()
+    i, j = _window(got["at"], lo, hi)
+    return EventColumns(**{k: a[i:j] for k, a in got.items()})
+
+
+def _line_table(orders: OrderColumns, parts: _Arrays) -> OrderLineColumns:
+    """Order lines from their orders and the line parts (counts, products, amounts...)."""
+    if not len(orders):
+        return OrderLineColumns.empty()
+    counts = parts["n_lines"]
+    total = int(counts.sum())
+    quantity, unit = parts["quantity"], parts["unit_price_minor"]
+    discount = parts["discount_minor"]
+    starts = np.cumsum(counts) - counts
+    return OrderLineColumns(
+        order_id=np.repeat(orders.order_id, counts),
+        line_no=np.arange(total, dtype=np.int64) - np.repeat(starts, counts),
+        customer_id=np.repeat(orders.customer_id, counts),
+        placed_at=np.repeat(orders.placed_at, counts),
+        product_id=parts["product_id"],
+        quantity=quantity,
+        unit_price_minor=unit,
+        discount_minor=discount,
+        total_minor=quantity * unit - discount,
+        currency=np.repeat(orders.currency, counts),
+        category=parts["category"],
+    )
 
 
 def _in_order(table: C, time: str, key: str) -> C:

@@ -134,12 +134,35 @@ _V1_TABLES = (
         PRIMARY KEY (collection, key)) WITHOUT ROWID""",
 )
 
+_V2_COLUMN_CACHE = (
+    """CREATE TABLE collection_versions (
+        collection TEXT PRIMARY KEY NOT NULL,
+        version INTEGER NOT NULL) WITHOUT ROWID""",
+    "INSERT INTO collection_versions (collection, version) VALUES ('orders', 0), ('events', 0)",
+    """CREATE TABLE column_cache (
+        entry TEXT NOT NULL,
+        segment INTEGER NOT NULL,
+        part TEXT NOT NULL,
+        chunk INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        lo INTEGER NOT NULL,
+        hi INTEGER NOT NULL,
+        encoding TEXT NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (entry, segment, part, chunk))""",
+)
+
 #: The migrations, in order. Append new ones; never edit a released one.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         version=1,
         description="collections of the foundation: customers to contacts, and documents",
         statements=_V1_TABLES + tuple(s for t in INDEXES for s in index_sql(t)),
+    ),
+    Migration(
+        version=2,
+        description="columnar scan cache: encoded column blobs tied to a collection version",
+        statements=_V2_COLUMN_CACHE,
     ),
 )
 

@@ -6,7 +6,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -23,7 +23,7 @@ from crmkit.storage._batch import check_key
 from crmkit.storage._capabilities import Capabilities
 from crmkit.storage._page import ErasureReport, erasure_pseudonym
 from crmkit.storage._spec import CollectionSpec
-from crmkit.storage.sqlite import _bulk
+from crmkit.storage.sqlite import _bulk, _cache
 from crmkit.storage.sqlite._codecs import CODECS
 from crmkit.storage.sqlite._collections import (
     SQLiteCollection,
@@ -103,7 +103,8 @@ class SQLiteStore:
             self._con = sqlite3.connect(
                 path, timeout=timeout, isolation_level=None, check_same_thread=False
             )
-            self._con.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            self._busy_ms = int(timeout * 1000)
+            self._con.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
             mode = self._con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise StorageError(f"{path}: cannot switch to WAL (journal mode {mode}).")
@@ -210,8 +211,9 @@ class SQLiteStore:
             con.executemany(sql, rows)
             return con.total_changes - before
 
-    def _bulk_insert(self, table: str, sql: str, rows: Iterable[Sequence[Any]], n: int) -> None:
+    def _bulk_insert(self, table: str, sql: str, rows: Iterable[Sequence[Any]], n: int) -> bool:
         # Inside a transaction. Indexes of an empty table are cheaper to build after the load.
+        # Returns whether the table was empty before.
         with self._lock, self._errors():
             con = self._con_open()
             empty = con.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is None
@@ -223,6 +225,79 @@ class SQLiteStore:
             if rebuild:
                 for statement in index_sql(table):
                     con.execute(statement)
+            return empty
+
+    # -- columnar scan cache (see _cache) -------------------------------------------------------
+    def _touch(self, table: str) -> None:
+        """Mark the cached columns of ``table`` stale; call inside the writing transaction."""
+        with self._lock, self._errors():
+            _cache.bump(self._con_open(), table)
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction (one consistent view) unless a transaction is already open."""
+        with self._lock, self._errors():
+            con = self._con_open()
+            if con.in_transaction:
+                yield con
+                return
+            con.execute("BEGIN")
+            try:
+                yield con
+            finally:
+                if _in_transaction(con):
+                    con.execute("COMMIT")
+
+    def _cache_load(
+        self, con: sqlite3.Connection, table: str, entries: Sequence[str], lo: int, hi: int
+    ) -> tuple[int, dict[str, dict[str, _cache.Array] | None]]:
+        """Inside ``_snapshot``: the version of ``table`` and its current entries in [lo, hi)."""
+        with self._errors():
+            at = _cache.version(con, table)
+            return at, {e: _cache.load(con, e, at, lo, hi) for e in entries}
+
+    def _cache_store(
+        self,
+        table: str,
+        at: int | None,
+        entries: Mapping[str, tuple[Mapping[str, _cache.Array], Sequence[_cache.Segment]]],
+    ) -> None:
+        """Keep columns built at version ``at`` of ``table``, if no write happened since.
+
+        ``at=None`` means the current version; only inside the writing transaction.
+
+        Inside a write transaction they are written with it (and undone with it). Otherwise a
+        short write transaction stores them; when another writer holds the lock, or the file is
+        read-only, the cache is simply not kept: it is an optimization, never required.
+        """
+        if not entries:
+            return
+        with self._lock:
+            con = self._con_open()
+            if self._depth > 0:
+                with self._errors():
+                    now = _cache.version(con, table)
+                    if at is None or now == at:
+                        for entry, (columns, parts) in entries.items():
+                            _cache.store(con, entry, now, columns, parts)
+                return
+            try:
+                con.execute("PRAGMA busy_timeout = 0")
+                try:
+                    con.execute("BEGIN IMMEDIATE")
+                finally:
+                    con.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+                try:
+                    if _cache.version(con, table) == at:
+                        for entry, (columns, parts) in entries.items():
+                            _cache.store(con, entry, at, columns, parts)
+                    con.execute("COMMIT")
+                except BaseException:
+                    if con.in_transaction:
+                        con.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:
+                log.debug("%s: column cache of %s not stored (%s)", self._path, table, exc)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -330,6 +405,10 @@ class SQLiteStore:
                 "UPDATE contacts SET customer_id = ? WHERE customer_id = ?",
                 (alias, customer_id),
             ).rowcount
+            if renamed["orders"]:
+                _cache.bump(con, "orders")
+            if deleted["events"]:
+                _cache.bump(con, "events")
         return ErasureReport(
             customer_id=customer_id, pseudonym=alias, deleted=deleted, pseudonymized=renamed
         )
@@ -385,6 +464,10 @@ class SQLiteStore:
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self._url!r})"
+
+
+def _in_transaction(con: sqlite3.Connection) -> bool:
+    return con.in_transaction
 
 
 def _mapped(path: str, exc: sqlite3.Error) -> StorageError:

@@ -30,6 +30,7 @@ import numpy as np
 __all__ = [
     "CACHED_TABLES",
     "CHUNK_BYTES",
+    "PER_ORDER",
     "SEGMENT_ROWS",
     "Segment",
     "bump",
@@ -87,8 +88,9 @@ def decode(tag: str, chunks: list[bytes]) -> Array:
     """The read-only column stored as ``tag`` and its chunks (the inverse of ``encode``).
 
     Example:
-        >>> decode(*((t, [d]) for t, d in [encode(np.array([1, 300, -5]))])[0]).tolist()
-        [1, 300, -5]
+        >>> tag, data = encode(np.array([1, 300, -5]))
+        >>> tag, decode(tag, [data]).tolist()
+        ('int:<i2', [1, 300, -5])
     """
     data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     how, _, dtype = tag.partition(":")
@@ -130,12 +132,18 @@ def bump(con: sqlite3.Connection, table: str) -> None:
 
 @attrs.frozen(kw_only=True)
 class Segment:
-    """Rows ``[start, stop)`` of an entry, with the first and last time they hold (µs)."""
+    """Rows ``[start, stop)`` of an entry, with the first and last time they hold (µs).
+
+    A segment of lines also names its orders' rows ``[head_start, head_stop)``: columns given
+    per order (``n_lines``) are cut by those.
+    """
 
     start: int
     stop: int
     lo: int
     hi: int
+    head_start: int = 0
+    head_stop: int = 0
 
 
 def segments(times: Array, counts: Array | None = None) -> tuple[list[Segment], list[Segment]]:
@@ -154,7 +162,17 @@ def segments(times: Array, counts: Array | None = None) -> tuple[list[Segment], 
     if counts is None:
         return rows, []
     ends = np.concatenate(([0], np.cumsum(counts))).tolist()
-    lines = [Segment(start=ends[s.start], stop=ends[s.stop], lo=s.lo, hi=s.hi) for s in rows]
+    lines = [
+        Segment(
+            start=ends[s.start],
+            stop=ends[s.stop],
+            lo=s.lo,
+            hi=s.hi,
+            head_start=s.start,
+            head_stop=s.stop,
+        )
+        for s in rows
+    ]
     return rows, lines
 
 
@@ -193,12 +211,17 @@ def load(con: sqlite3.Connection, entry: str, at: int, lo: int, hi: int) -> dict
     return out
 
 
+#: Parts of line entries given per order rather than per line.
+PER_ORDER = frozenset({"n_lines"})
+
+
 def store(
     con: sqlite3.Connection,
     entry: str,
     at: int,
     columns: Mapping[str, Array],
     parts: Sequence[Segment],
+    per_head: frozenset[str] = frozenset(),
 ) -> int:
     """Replace ``entry`` by ``columns`` cut into ``parts``, built at version ``at``.
 
@@ -209,7 +232,8 @@ def store(
     for k, seg in enumerate(parts):
         rows: list[tuple[str, int, str, int, int, int, int, str, bytes]] = []
         for name, values in columns.items():
-            tag, data = encode(np.asarray(values)[seg.start : seg.stop])
+            a, b = (seg.head_start, seg.head_stop) if name in per_head else (seg.start, seg.stop)
+            tag, data = encode(np.asarray(values)[a:b])
             pieces = (
                 [data[i : i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)]
                 if len(data) > CHUNK_BYTES

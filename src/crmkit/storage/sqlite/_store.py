@@ -279,7 +279,7 @@ class SQLiteStore:
                     now = _cache.version(con, table)
                     if at is None or now == at:
                         for entry, (columns, parts) in entries.items():
-                            _cache.store(con, entry, now, columns, parts)
+                            _cache.store(con, entry, now, columns, parts, _cache.PER_ORDER)
                 return
             try:
                 con.execute("PRAGMA busy_timeout = 0")
@@ -290,7 +290,7 @@ class SQLiteStore:
                 try:
                     if _cache.version(con, table) == at:
                         for entry, (columns, parts) in entries.items():
-                            _cache.store(con, entry, at, columns, parts)
+                            _cache.store(con, entry, at, columns, parts, _cache.PER_ORDER)
                     con.execute("COMMIT")
                 except BaseException:
                     if con.in_transaction:

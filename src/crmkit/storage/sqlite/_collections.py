@@ -32,7 +32,7 @@ from crmkit.storage._batch import (
 )
 from crmkit.storage._page import Page, decode_cursor, encode_cursor, micros
 from crmkit.storage._spec import CollectionSpec
-from crmkit.storage.sqlite import _bulk, _cache
+from crmkit.storage.sqlite import _bulk, _cache, _lines
 from crmkit.storage.sqlite._codecs import _CONVERTER, Codec, dumps_json
 
 if TYPE_CHECKING:
@@ -81,6 +81,7 @@ class SQLiteCollection(Generic[V]):
             self._store._executemany(self._insert, rows)
             if self._versioned:
                 self._store._touch(self._codec.table)
+            self._after_write()
         return len(rows)
 
     def get(self, key: str) -> V:
@@ -97,7 +98,7 @@ class SQLiteCollection(Generic[V]):
             f"{self._select} WHERE {self._scope}{self._codec.key_column} = ?",
             (*self._scope_params, key),
         )
-        return self._codec.decode(rows[0]) if rows else None
+        return self._decode_rows(rows)[0] if rows else None
 
     def get_many(self, keys: Iterable[str]) -> dict[str, V]:
         wanted = list(dict.fromkeys(check_key("keys", k) for k in keys))
@@ -105,11 +106,12 @@ class SQLiteCollection(Generic[V]):
         for i in range(0, len(wanted), _CHUNK):
             part = wanted[i : i + _CHUNK]
             marks = ", ".join("?" * len(part))
-            for row in self._store._fetch(
-                f"{self._select} WHERE {self._scope}{self._codec.key_column} IN ({marks})",
-                (*self._scope_params, *part),
+            for value in self._decode_rows(
+                self._store._fetch(
+                    f"{self._select} WHERE {self._scope}{self._codec.key_column} IN ({marks})",
+                    (*self._scope_params, *part),
+                )
             ):
-                value = self._codec.decode(row)
                 out[self._codec.key(value)] = value
         return {k: out[k] for k in wanted if k in out}
 
@@ -129,7 +131,12 @@ class SQLiteCollection(Generic[V]):
             )
             if deleted and self._versioned:
                 self._store._touch(self._codec.table)
+            if deleted:
+                self._after_write()
             return deleted
+
+    def _after_write(self) -> None:
+        """Inside the transaction of a value upsert or delete: upkeep of the table."""
 
     def scan(
         self,
@@ -164,7 +171,7 @@ class SQLiteCollection(Generic[V]):
         rows = self._store._fetch(
             f"{self._select}{where} ORDER BY {self._order} LIMIT ?", (*params, limit + 1)
         )
-        items = tuple(c.decode(r) for r in rows[:limit])
+        items = tuple(self._decode_rows(rows[:limit]))
         cursor = None
         if len(rows) > limit:
             last = rows[limit - 1]
@@ -182,6 +189,10 @@ class SQLiteCollection(Generic[V]):
             f"{self._select} WHERE {self._scope}{column} = ? ORDER BY {self._order}",
             (*self._scope_params, customer_id),
         )
+        return self._decode_rows(rows)
+
+    def _decode_rows(self, rows: Sequence[Sequence[Any]]) -> list[V]:
+        """Values from fetched rows."""
         return [self._codec.decode(r) for r in rows]
 
     def _concat(
@@ -290,38 +301,86 @@ class SQLiteOrders(SQLiteCollection[Order]):
         return _in_order(table, "placed_at", "order_id")
 
     def _scan_lines(self, orders: OrderColumns, start: Any, end: Any) -> _Arrays:
-        """The line parts of ``orders`` (read in the same snapshot) from the rows."""
-        got = self._concat(
+        """The line parts of ``orders`` (read in the same snapshot) from the rows and blocks."""
+        lo, hi = time_bounds(start, end)
+        where, params = "placed_at >= ? AND placed_at < ?", (lo, hi)
+        head = self._store._concat(
+            "orders",
             (
                 ("n_lines", True),
-                ("line_products", True),
-                ("line_quantities", True),
-                ("line_unit_prices", True),
-                ("line_discounts", True),
-                ("line_categories", True),
+                ("coalesce(line_block, -1)", True),
+                ("coalesce(line_offset, 0)", True),
             ),
-            start,
-            end,
+            where,
+            self._order,
+            params,
         )
-        counts = got.ints(0)
+        counts, blocks = head.ints(0), head.ints(1)
         if counts.size != len(orders):  # pragma: no cover - the reads share one snapshot
             raise StorageError(f"{self._store.path}: orders changed during a scan. Retry it.")
-        total = int(counts.sum())
-        cells = [[t] if t else [] for t in got.texts[1:]]
-        return {
-            "n_lines": counts,
-            "product_id": _str(_bulk.str_arrays(cells[0], total)),
-            "quantity": _bulk.int_arrays(cells[1], total),
-            "unit_price_minor": _bulk.int_arrays(cells[2], total),
-            "discount_minor": _bulk.int_arrays(cells[3], total),
-            "category": _str(_bulk.str_arrays(cells[4], total)),
-        }
+        inline = blocks < 0
+        parts: list[_Arrays] = []
+        if inline.any():
+            got = self._store._concat(
+                "orders",
+                tuple((f"line_{c}", True) for c in _JSON_CELLS),
+                f"{where} AND line_block IS NULL",
+                self._order,
+                params,
+            )
+            n = int(counts[inline].sum())
+            cells = [[t] if t else [] for t in got.texts]
+            parts.append(
+                {
+                    "product_id": _str(_bulk.str_arrays(cells[0], n)),
+                    "quantity": _bulk.int_arrays(cells[1], n),
+                    "unit_price_minor": _bulk.int_arrays(cells[2], n),
+                    "discount_minor": _bulk.int_arrays(cells[3], n),
+                    "category": _str(_bulk.str_arrays(cells[4], n)),
+                }
+            )
+        if not inline.all():
+            offsets, sel = head.ints(2), ~inline
+            parts.append(
+                self._store._run(
+                    lambda con: _lines.gather(con, blocks[sel], offsets[sel], counts[sel])
+                )
+            )
+        out: _Arrays = {"n_lines": counts}
+        if not parts:
+            ints = ("quantity", "unit_price_minor", "discount_minor")
+            return {
+                **out,
+                **{f: np.empty(0, np.int64 if f in ints else "U1") for f in _lines.FIELDS},
+            }
+        if len(parts) == 1:
+            return {**out, **parts[0]}
+        on_row = np.repeat(inline, counts)
+        for field in _lines.FIELDS:
+            a, b = parts[0][field], parts[1][field]
+            merged = np.empty(on_row.size, dtype=np.result_type(a.dtype, b.dtype))
+            merged[on_row], merged[~on_row] = a, b
+            out[field] = merged
+        return out
+
+    def _decode_rows(self, rows: Sequence[Sequence[Any]]) -> list[Order]:
+        if any(r[16] is not None for r in rows):
+            rows = self._store._run(lambda con: _lines.resolve(con, rows, 16, 11))
+        return super()._decode_rows(rows)
+
+    def _after_write(self) -> None:
+        self._store._run(_lines.collect)
 
     def upsert_columns(self, orders: OrderColumns, lines: OrderLineColumns) -> int:
         grouped = group_lines(orders, lines)
-        rows = _bulk.order_rows(orders, grouped.lines, grouped.counts)
         with self._store.transaction():
-            empty = self._store._bulk_insert("orders", self._insert, rows, len(orders))
+            blocks, offsets = self._store._run(
+                lambda con: _lines.write(con, grouped.lines, grouped.counts)
+            )
+            rows = _bulk.order_rows(orders, grouped.counts, blocks, offsets)
+            empty = self._store._bulk_insert("orders", _BULK_ORDERS, rows, len(orders))
+            if not empty:
+                self._store._run(_lines.collect)
             self._store._touch("orders")
             if empty:  # the batch is the whole collection: cache its columns now
                 kept, parts = _sorted_orders(orders, grouped.lines, grouped.counts)
@@ -330,6 +389,17 @@ class SQLiteOrders(SQLiteCollection[Order]):
                     "orders", None, {"orders": (kept, segs), "order_lines": (parts, line_segs)}
                 )
         return len(orders)
+
+
+_JSON_CELLS = ("products", "quantities", "unit_prices", "discounts", "categories")
+
+# Orders of a columnar batch: lines in a block, JSON line cells left empty.
+_BULK_ORDERS = (
+    "INSERT OR REPLACE INTO orders (order_id, customer_id, placed_at, currency, total_minor, "
+    "shipping_minor, tax_minor, status, channel, attributes, n_lines, line_products, "
+    "line_quantities, line_unit_prices, line_discounts, line_categories, line_block, "
+    "line_offset) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '{}', ?, '', '', '', '', '', ?, ?)"
+)
 
 
 class SQLiteReturns(SQLiteCollection[Return]):

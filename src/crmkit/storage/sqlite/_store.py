@@ -6,7 +6,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -42,6 +42,7 @@ __all__ = ["SQLiteStore"]
 log = logging.getLogger("crmkit.storage")
 
 V = TypeVar("V")
+R = TypeVar("R")
 
 #: A bulk load of at least this many rows into an empty table rebuilds its indexes afterwards.
 BULK_REINDEX_ROWS = 50_000
@@ -203,6 +204,11 @@ class SQLiteStore:
     ) -> _bulk.Concatenated:
         with self._lock, self._errors():
             return _bulk.concat_scan(self._con_open(), table, columns, where, order, params)
+
+    def _run(self, work: Callable[[sqlite3.Connection], R]) -> R:
+        """``work(connection)`` under the store's lock, driver errors mapped."""
+        with self._lock, self._errors():
+            return work(self._con_open())
 
     def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
         with self._lock, self._errors():

@@ -36,9 +36,11 @@ __all__ = [
     "bump",
     "decode",
     "encode",
+    "from_ascii",
     "load",
     "segments",
     "store",
+    "to_ascii",
     "version",
 ]
 
@@ -56,6 +58,40 @@ _INTS = (np.dtype("<i1"), np.dtype("<i2"), np.dtype("<i4"), np.dtype("<i8"))
 Array = np.ndarray[Any, Any]
 
 
+def to_ascii(values: Array) -> Array | None:
+    """Unicode text as one byte per character (``S`` dtype), or None if a character is not ASCII.
+
+    Works on the code points directly: the same bytes as ``astype("S")`` at memory speed.
+
+    Example:
+        >>> to_ascii(np.array(["ab", "c"])).tolist(), to_ascii(np.array(["é"]))
+        ([b'ab', b'c'], None)
+    """
+    width = values.dtype.itemsize // 4
+    if values.size == 0 or width == 0:
+        return np.empty(values.size, dtype=f"S{max(width, 1)}")
+    codes = np.ascontiguousarray(values).view(values.dtype.byteorder.replace("|", "=") + "u4")
+    if int(codes.max()) >= 128:
+        return None
+    out: Array = codes.astype(np.uint8).view(f"S{width}").reshape(values.shape)
+    return out
+
+
+def from_ascii(values: Array) -> Array:
+    """ASCII bytes (``S`` dtype) as unicode text; the inverse of ``to_ascii``.
+
+    Example:
+        >>> from_ascii(np.array([b"ab", b"c"])).tolist()
+        ['ab', 'c']
+    """
+    width = values.dtype.itemsize
+    if values.size == 0 or width == 0:
+        return np.empty(values.size, dtype=f"U{max(width, 1)}")
+    codes = np.ascontiguousarray(values).view(np.uint8).astype(np.uint32)
+    out: Array = codes.view(f"U{width}").reshape(values.shape)
+    return out
+
+
 def encode(values: Array) -> tuple[str, bytes]:
     """The encoding tag and bytes of a one-dimensional column.
 
@@ -69,12 +105,10 @@ def encode(values: Array) -> tuple[str, bytes]:
     if kind == "U" and n and bool((values == values[0]).all()):
         return f"const:{n}:{values.dtype.str}", values[:1].tobytes()
     if kind == "U" and values.dtype.itemsize:
-        try:
-            narrow = values.astype(f"S{values.dtype.itemsize // 4}")
-        except UnicodeEncodeError:
-            return f"raw:{values.dtype.newbyteorder('<').str}", values.astype(
-                values.dtype.newbyteorder("<")
-            ).tobytes()
+        narrow = to_ascii(values)
+        if narrow is None:
+            little = values.dtype.newbyteorder("<")
+            return f"raw:{little.str}", values.astype(little).tobytes()
         return f"ascii:{narrow.dtype.str}", narrow.tobytes()
     if kind == "i" and n:
         lo, hi = int(values.min()), int(values.max())
@@ -103,8 +137,7 @@ def decode(tag: str, chunks: list[bytes]) -> Array:
         n, _, dtype = dtype.partition(":")
         out = np.full(int(n), np.frombuffer(data, dtype=dtype)[0], dtype=dtype)
     elif how == "ascii":
-        narrow = np.frombuffer(data, dtype=dtype)
-        out = narrow.astype(f"<U{narrow.dtype.itemsize}")
+        out = from_ascii(np.frombuffer(data, dtype=dtype))
     elif how == "int":
         out = np.frombuffer(data, dtype=dtype).astype(np.int64)
     elif how == "raw":

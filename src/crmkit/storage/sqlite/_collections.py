@@ -644,19 +644,26 @@ def _line_table(orders: OrderColumns, parts: _Arrays) -> OrderLineColumns:
     quantity, unit = parts["quantity"], parts["unit_price_minor"]
     discount = parts["discount_minor"]
     starts = np.cumsum(counts) - counts
+    # Arrays made here are handed over read-only, so the table need not copy them.
     return OrderLineColumns(
-        order_id=np.repeat(orders.order_id, counts),
-        line_no=np.arange(total, dtype=np.int64) - np.repeat(starts, counts),
-        customer_id=np.repeat(orders.customer_id, counts),
-        placed_at=np.repeat(orders.placed_at, counts),
-        product_id=parts["product_id"],
-        quantity=quantity,
-        unit_price_minor=unit,
-        discount_minor=discount,
-        total_minor=quantity * unit - discount,
-        currency=np.repeat(orders.currency, counts),
-        category=parts["category"],
+        order_id=_owned(np.repeat(orders.order_id, counts)),
+        line_no=_owned(np.arange(total, dtype=np.int64) - np.repeat(starts, counts)),
+        customer_id=_owned(np.repeat(orders.customer_id, counts)),
+        placed_at=_owned(np.repeat(orders.placed_at, counts)),
+        product_id=_owned(parts["product_id"]),
+        quantity=_owned(quantity),
+        unit_price_minor=_owned(unit),
+        discount_minor=_owned(discount),
+        total_minor=_owned(quantity * unit - discount),
+        currency=_owned(np.repeat(orders.currency, counts)),
+        category=_owned(parts["category"]),
     )
+
+
+def _owned(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """``values`` marked read-only: arrays no one else holds, passed on without a copy."""
+    values.flags.writeable = False
+    return values
 
 
 def _in_order(table: C, time: str, key: str) -> C:

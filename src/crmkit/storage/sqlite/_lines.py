@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from crmkit.columns import OrderLineColumns
+from crmkit.storage.sqlite._cache import from_ascii, to_ascii
 
 __all__ = ["FIELDS", "collect", "gather", "resolve", "write"]
 
@@ -35,10 +36,8 @@ Array = np.ndarray[Any, Any]
 
 def _narrow(values: Array) -> Array:
     if values.dtype.kind == "U":
-        try:
-            return values.astype(f"S{max(values.dtype.itemsize // 4, 1)}")
-        except UnicodeEncodeError:
-            return values.astype(values.dtype.newbyteorder("<"))
+        narrow = to_ascii(values)
+        return values.astype(values.dtype.newbyteorder("<")) if narrow is None else narrow
     if not values.size:
         return values.astype("<i1")
     lo, hi = int(values.min()), int(values.max())
@@ -170,10 +169,7 @@ def gather(
     out: dict[str, Array] = {}
     for field, parts in loaded.items():
         if field in ("product_id", "category"):
-            parts = [
-                p.astype(f"<U{max(p.dtype.itemsize, 1)}") if p.dtype.kind == "S" else p
-                for p in parts
-            ]
+            parts = [from_ascii(p) if p.dtype.kind == "S" else p for p in parts]
             whole = np.concatenate(parts) if parts else np.empty(0, dtype="U1")
         else:
             whole = (

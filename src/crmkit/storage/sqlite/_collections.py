@@ -94,7 +94,7 @@ class SQLiteCollection(Generic[V]):
 
     def find(self, key: str) -> V | None:
         check_key("key", key)
-        rows = self._store._fetch(
+        rows = self._fetch_rows(
             f"{self._select} WHERE {self._scope}{self._codec.key_column} = ?",
             (*self._scope_params, key),
         )
@@ -107,7 +107,7 @@ class SQLiteCollection(Generic[V]):
             part = wanted[i : i + _CHUNK]
             marks = ", ".join("?" * len(part))
             for value in self._decode_rows(
-                self._store._fetch(
+                self._fetch_rows(
                     f"{self._select} WHERE {self._scope}{self._codec.key_column} IN ({marks})",
                     (*self._scope_params, *part),
                 )
@@ -168,7 +168,7 @@ class SQLiteCollection(Generic[V]):
                 conditions.append(f"{c.key_column} > ?")
                 params.append(key)
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        rows = self._store._fetch(
+        rows = self._fetch_rows(
             f"{self._select}{where} ORDER BY {self._order} LIMIT ?", (*params, limit + 1)
         )
         items = tuple(self._decode_rows(rows[:limit]))
@@ -185,11 +185,15 @@ class SQLiteCollection(Generic[V]):
         column = self._codec.customer_column
         if column is None:
             raise InvalidInputError(f"customer_id: {self._codec.name} has no customer column.")
-        rows = self._store._fetch(
+        rows = self._fetch_rows(
             f"{self._select} WHERE {self._scope}{column} = ? ORDER BY {self._order}",
             (*self._scope_params, customer_id),
         )
         return self._decode_rows(rows)
+
+    def _fetch_rows(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
+        """Rows of a query over the collection's columns, ready to decode."""
+        return self._store._fetch(sql, params)
 
     def _decode_rows(self, rows: Sequence[Sequence[Any]]) -> list[V]:
         """Values from fetched rows."""
@@ -363,10 +367,14 @@ class SQLiteOrders(SQLiteCollection[Order]):
             out[field] = merged
         return out
 
-    def _decode_rows(self, rows: Sequence[Sequence[Any]]) -> list[Order]:
-        if any(r[16] is not None for r in rows):
-            rows = self._store._run(lambda con: _lines.resolve(con, rows, 16, 11))
-        return super()._decode_rows(rows)
+    def _fetch_rows(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
+        # Rows and the blocks they point into are read in one snapshot: a writer may replace
+        # those orders and delete their block in between two reads.
+        with self._store._snapshot() as con:
+            rows = self._store._fetch(sql, params)
+            if not any(r[16] is not None for r in rows):
+                return rows
+            return self._store._run(lambda _: _lines.resolve(con, rows, 16, 11))
 
     def _after_write(self) -> None:
         self._store._run(_lines.collect)

@@ -1,6 +1,6 @@
 """crmkit: the analytic and rules core of a CRM for online shops.
 
-Example:
+Examples:
     >>> import crmkit
     >>> isinstance(crmkit.__version__, str)
     True

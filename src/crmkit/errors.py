@@ -39,7 +39,7 @@ __all__ = [
 class CrmkitError(Exception):
     """Root of every error raised by crmkit.
 
-    Example:
+    Examples:
         >>> issubclass(InvalidInputError, CrmkitError)
         True
     """
@@ -48,7 +48,7 @@ class CrmkitError(Exception):
 class InvalidInputError(CrmkitError, ValueError):
     """An argument or a value failed validation; the message names it, the evidence and the fix.
 
-    Example:
+    Examples:
         >>> str(InvalidInputError("email: empty string. Pass None for a missing email."))
         'email: empty string. Pass None for a missing email.'
     """
@@ -57,7 +57,7 @@ class InvalidInputError(CrmkitError, ValueError):
 class CurrencyMismatchError(InvalidInputError):
     """Amounts in different currencies were combined without a rate table.
 
-    Example:
+    Examples:
         >>> issubclass(CurrencyMismatchError, ValueError)
         True
     """
@@ -66,7 +66,7 @@ class CurrencyMismatchError(InvalidInputError):
 class NumericalError(CrmkitError, ArithmeticError):
     """A computation produced a non-finite value; the message names the parameter regime.
 
-    Example:
+    Examples:
         >>> issubclass(NumericalError, ArithmeticError)
         True
     """
@@ -75,7 +75,7 @@ class NumericalError(CrmkitError, ArithmeticError):
 class ConvergenceError(NumericalError):
     """An optimizer did not converge; the message carries its diagnostics.
 
-    Example:
+    Examples:
         >>> issubclass(ConvergenceError, NumericalError)
         True
     """
@@ -84,7 +84,7 @@ class ConvergenceError(NumericalError):
 class NotFittedError(CrmkitError, ValueError, AttributeError):
     """A method that needs fitted parameters was called on an unfitted specification.
 
-    Example:
+    Examples:
         >>> issubclass(NotFittedError, AttributeError)
         True
     """
@@ -93,7 +93,7 @@ class NotFittedError(CrmkitError, ValueError, AttributeError):
 class StorageError(CrmkitError, RuntimeError):
     """A store failed; adapters re-raise driver errors as subclasses of this, ``from`` the cause.
 
-    Example:
+    Examples:
         >>> issubclass(StorageError, RuntimeError)
         True
     """
@@ -102,7 +102,7 @@ class StorageError(CrmkitError, RuntimeError):
 class NotFoundError(StorageError, LookupError):
     """A key that must exist is not in the store.
 
-    Example:
+    Examples:
         >>> issubclass(NotFoundError, LookupError)
         True
     """
@@ -111,7 +111,7 @@ class NotFoundError(StorageError, LookupError):
 class ConflictError(StorageError):
     """A write conflicts with what the store holds (a concurrent writer, a key reused).
 
-    Example:
+    Examples:
         >>> issubclass(ConflictError, StorageError)
         True
     """
@@ -120,7 +120,7 @@ class ConflictError(StorageError):
 class IntegrityError(StorageError):
     """A store's contents violate an invariant crmkit relies on.
 
-    Example:
+    Examples:
         >>> issubclass(IntegrityError, StorageError)
         True
     """
@@ -129,7 +129,7 @@ class IntegrityError(StorageError):
 class SchemaError(StorageError):
     """A store's schema is of an unknown or newer version, or a migration failed.
 
-    Example:
+    Examples:
         >>> issubclass(SchemaError, StorageError)
         True
     """
@@ -138,7 +138,7 @@ class SchemaError(StorageError):
 class CapabilityError(StorageError, NotImplementedError):
     """An operation needs a capability the store does not declare.
 
-    Example:
+    Examples:
         >>> issubclass(CapabilityError, NotImplementedError)
         True
     """
@@ -147,7 +147,7 @@ class CapabilityError(StorageError, NotImplementedError):
 class PluginError(CrmkitError, LookupError):
     """A storage plugin is unknown (the message suggests close names) or failed to load.
 
-    Example:
+    Examples:
         >>> issubclass(PluginError, LookupError)
         True
     """
@@ -156,7 +156,7 @@ class PluginError(CrmkitError, LookupError):
 class CrmkitWarning(UserWarning):
     """Root of every warning crmkit emits.
 
-    Example:
+    Examples:
         >>> issubclass(DegenerateFitWarning, CrmkitWarning)
         True
     """
@@ -165,7 +165,7 @@ class CrmkitWarning(UserWarning):
 class DegenerateFitWarning(CrmkitWarning, RuntimeWarning):
     """A fit reached a boundary of its parameter space (e.g. s → 0, q ≤ 1); predictions may be poor.
 
-    Example:
+    Examples:
         >>> import warnings
         >>> with warnings.catch_warnings(record=True) as caught:
         ...     warnings.simplefilter("always")

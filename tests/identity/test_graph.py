@@ -33,7 +33,7 @@ def test_one_person_across_channels_is_one_entity() -> None:
             email=["ann.lee@gmail.com", "annlee+shoes@gmail.com", "", "annlee@gmial.com",
                    "a1@marketplace.amazon.de", "a1@marketplace.amazon.de"],
             phone=["", "0171 2345678", "+49 171 2345678", "", "", ""],
-            first_name=["Ann", "Ann", "Anne", "Ann", "", ""],
+            first_name=["Ann", "Anne", "Ann", "Ann", "", ""],
             last_name=["Lee", "Lee", "Lee", "Lee", "", ""],
             birth_date=["", "", "1990-02-03", "1990-02-03", "", ""],
         )
@@ -103,9 +103,9 @@ def test_source_records_with_identifiers_resolve() -> None:
     t = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     recs = [
         SourceRecord(source="web", source_key="1", observed_at=t, email="a@x.org",
-                     identifiers=(Identifier(kind="loyalty_card", value="L1"),)),  # type: ignore[arg-type]
+                     identifiers=(Identifier(kind="loyalty_card", value="L1"),)),
         SourceRecord(source="pos", source_key="2", observed_at=t,
-                     identifiers=(Identifier(kind="loyalty_card", value="L1"),)),  # type: ignore[arg-type]
+                     identifiers=(Identifier(kind="loyalty_card", value="L1"),)),
     ]  # fmt: skip
     res = ci.resolve(recs)
     assert res.entity_id.tolist() == ["pos:2", "pos:2"]
@@ -276,3 +276,64 @@ def test_golden_record_lineage_and_validated_first() -> None:
     assert gr.row("a")["phone"] == ("0301234567", "a")
     gr2 = ci.golden_records(ci.resolve(data).graph, ci.Survivorship(validated_first=False))
     assert gr2.row("a")["phone"] == ("12", "b")
+
+
+# --------------------------------------------------------------------------- corroboration
+HOUSEHOLD = cols(
+    record_id=["h:1", "h:2", "h:3", "h:4", "h:5"],
+    phone=["030 1234567"] * 5,
+    email=["", "", "", "", ""],
+    first_name=["Anna", "Ben", "Benjamin", "Anne", ""],
+    last_name=["Berg"] * 5,
+)
+
+
+def test_household_phone_links_only_records_with_a_compatible_first_name() -> None:
+    """A phone shared by several first names links records by name initial only; a record
+    without a name is left alone; the permissive policy merges the whole household."""
+    ids = by_id(ci.resolve(HOUSEHOLD))
+    assert ids["h:1"] == ids["h:4"] == "h:1"  # Anna / Anne
+    assert ids["h:2"] == ids["h:3"] == "h:2"  # Ben / Benjamin
+    assert ids["h:5"] == "h:5"  # ambiguous: which of them?
+    assert ci.resolve(HOUSEHOLD, policy=ci.StitchingPolicy.permissive()).n_entities == 1
+
+
+def test_a_value_seen_with_one_name_links_nameless_records() -> None:
+    """A phone seen with one first name only is not shared: records without a name join it."""
+    data = cols(record_id=["a", "b", "c"], phone=["030 1234567"] * 3,
+                first_name=["Bill", "William", ""])  # fmt: skip
+    assert ci.resolve(data).n_entities == 1
+
+
+def test_corroborate_must_name_standard_fields() -> None:
+    """A corroborating field that is not a standard field is rejected."""
+    from crmkit.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="corroborate"):
+        POLICY.with_identifiers(
+            [ci.IdentifierPolicy(kind="phone", priority=3, corroborate=("nickname",))]
+        )
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    names=st.lists(st.sampled_from(["", "Ann", "Anne", "Ben", "Carl"]), min_size=2, max_size=12),
+    cut=st.integers(0, 12),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_incremental_equals_batch_with_corroboration(names: list[str], cut: int, seed: int) -> None:
+    """Corroborated household values resolve the same in batches, in any order, as at once."""
+    n = len(names)
+    data = {
+        "record_id": [f"r{i:02d}" for i in range(n)],
+        "phone": ["030 1234567"] * n,
+        "email": ["x@y.org" if i % 3 else "" for i in range(n)],
+        "first_name": names,
+    }
+    batch = by_id(ci.resolve(data))
+    perm = np.random.default_rng(seed).permutation(n)
+    g = ci.IdentityGraph.empty().add(take(data, perm[: min(cut, n)]))
+    g = g.add(take(data, perm[min(cut, n) :]))
+    assert (
+        dict(zip(data["record_id"], g.entity_of(data["record_id"]).tolist(), strict=True)) == batch
+    )

@@ -3,7 +3,7 @@
 Private: the tables are implementation data of ``crmkit.datasets`` (the synthetic shop) and
 ``crmkit.identity`` (name matching), read once and cached.
 
-Example:
+Examples:
     >>> from crmkit._data import nicknames
     >>> "Bill" in nicknames()["William"]
     True
@@ -22,7 +22,7 @@ __all__ = ["nicknames", "read_csv"]
 def read_csv(package: str, name: str) -> tuple[dict[str, str], ...]:
     """The rows of the CSV file ``name`` shipped in ``package`` (a dotted path), as dicts.
 
-    Example:
+    Examples:
         >>> rows = read_csv("crmkit._data", "nicknames.csv")
         >>> sorted(rows[0])
         ['name', 'nickname']
@@ -38,7 +38,7 @@ def nicknames() -> dict[str, tuple[str, ...]]:
     The table was compiled for crmkit; a nickname may belong to several names (Chris: Christopher,
     Christine, Christian).
 
-    Example:
+    Examples:
         >>> nicknames()["Elizabeth"][:3]
         ('Liz', 'Lizzie', 'Beth')
     """

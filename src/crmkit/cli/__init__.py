@@ -2,7 +2,7 @@
 
 Run ``crmkit --help`` (or ``python -m crmkit --help``) for the commands.
 
-Example:
+Examples:
     >>> from crmkit.cli import main
     >>> main(["--version"]) == 0  # doctest: +ELLIPSIS
     crmkit ...

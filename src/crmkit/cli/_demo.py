@@ -134,7 +134,7 @@ def step_build(run: DemoRun, n_customers: int) -> None:
 def shop_report(store: Store) -> str:
     """The shop report of a store: customers, records, orders, revenue by month, events, consents.
 
-    Example:
+    Examples:
         >>> import crmkit
         >>> with crmkit.connect("memory://") as store:
         ...     print(shop_report(store).splitlines()[1])

@@ -13,7 +13,7 @@ from crmkit.errors import CrmkitError
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``crmkit`` command, one sub-command per job.
 
-    Example:
+    Examples:
         >>> build_parser().parse_args(["demo", "--customers", "500"]).customers
         500
     """
@@ -96,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     crmkit errors are printed as one line on stderr with exit code 2; anything else is a bug and
     propagates with its traceback.
 
-    Example:
+    Examples:
         >>> main(["--version"])  # doctest: +ELLIPSIS
         crmkit ...
         0

@@ -12,7 +12,7 @@ from typing import TextIO
 class Progress:
     """Draws ``label [#####-----]  50%  1.2s`` on a terminal; on a pipe, one line when done.
 
-    Example:
+    Examples:
         >>> import io
         >>> out = io.StringIO()
         >>> with Progress.task("loading", total=4, stream=out) as bar:

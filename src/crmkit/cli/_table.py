@@ -8,7 +8,7 @@ from collections.abc import Sequence
 def heading(title: str) -> str:
     """A section heading underlined to its width.
 
-    Example:
+    Examples:
         >>> print(heading("Orders"))
         <BLANKLINE>
         Orders
@@ -20,7 +20,7 @@ def heading(title: str) -> str:
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """Rows as an aligned text table; numbers right-aligned, text left-aligned.
 
-    Example:
+    Examples:
         >>> print(table(["month", "orders"], [["2024-01", 12], ["2024-02", 7]]))
         month    orders
         -------  ------

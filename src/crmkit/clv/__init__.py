@@ -6,7 +6,7 @@ Summaries ([`summarize`][crmkit.clv.summarize]) feed six frozen model specificat
 [`BetaGeoBetaBinom`][crmkit.clv.BetaGeoBetaBinom] (BG/BB), [`GammaGamma`][crmkit.clv.GammaGamma]
 (spend) and [`ShiftedBetaGeo`][crmkit.clv.ShiftedBetaGeo] (sBG retention).
 
-Example:
+Examples:
     >>> from crmkit.clv import BetaGeo, simulate_beta_geo
     >>> fit = BetaGeo().fit(simulate_beta_geo(2000, T=30.0, r=0.3, alpha=4.0, a=0.8, b=2.5, rng=0))
     >>> sorted(fit.params)

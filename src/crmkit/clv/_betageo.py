@@ -165,7 +165,7 @@ class _BetaGeoMethods(BTYDFitMixin):
     def expected_purchases(self, t: Any) -> FloatArray:
         """Expected purchases in ``(0, t]`` for a new customer (one who just made a first purchase).
 
-        Example:
+        Examples:
             >>> fit = BetaGeoFit.from_params(r=0.2426, alpha=4.4137, a=0.793, b=2.4262)
             >>> round(float(fit.expected_purchases(39.0)), 3)
             1.195
@@ -181,7 +181,7 @@ class _BetaGeoMethods(BTYDFitMixin):
     def purchase_count_pmf(self, n: Any, t: Any) -> FloatArray:
         """P(X(t) = n) for a new customer: the probability of exactly ``n`` purchases in ``(0, t]``.
 
-        Example:
+        Examples:
             >>> fit = BetaGeoFit.from_params(r=0.2426, alpha=4.4137, a=0.793, b=2.4262)
             >>> round(float(fit.purchase_count_pmf(range(200), 39.0).sum()), 6)
             1.0
@@ -211,7 +211,7 @@ class _BetaGeoMethods(BTYDFitMixin):
 class BetaGeoFit(_BetaGeoMethods, FitResult):
     """A fitted BG/NBD model: parameters ``r``, ``alpha``, ``a``, ``b`` and the fit's diagnostics.
 
-    Example:
+    Examples:
         >>> fit = BetaGeoFit.from_params(r=0.2426, alpha=4.4137, a=0.793, b=2.4262)
         >>> round(float(fit.p_alive(frequency=[0, 2], recency=[0, 30.43], T=[38.86, 38.86])[1]), 3)
         0.727
@@ -229,7 +229,7 @@ class BetaGeoFit(_BetaGeoMethods, FitResult):
 class ModifiedBetaGeoFit(_BetaGeoMethods, FitResult):
     """A fitted MBG/NBD model: BG/NBD where a customer may also drop out at the first purchase.
 
-    Example:
+    Examples:
         >>> fit = ModifiedBetaGeoFit.from_params(r=0.525, alpha=6.183, a=0.891, b=1.614)
         >>> 0 < float(fit.p_alive(frequency=[0], recency=[0], T=[38.86])[0]) < 1
         True
@@ -256,7 +256,7 @@ class BetaGeo:
     time-invariant: purchase covariates scale α by ``exp(-x·γ)``, dropout covariates scale a and b
     by ``exp(x·γ_a)`` and ``exp(x·γ_b)``.
 
-    Example:
+    Examples:
         >>> from crmkit.clv import simulate_beta_geo
         >>> data = simulate_beta_geo(5000, T=40.0, r=0.25, alpha=4.0, a=0.8, b=2.5, rng=1)
         >>> fit = BetaGeo().fit(data)
@@ -301,7 +301,7 @@ class BetaGeo:
 class ModifiedBetaGeo:
     """The MBG/NBD specification (Batislam et al. 2007): BG/NBD with a drop-out chance at time 0.
 
-    Example:
+    Examples:
         >>> from crmkit.clv import simulate_beta_geo
         >>> data = simulate_beta_geo(3000, T=40.0, r=0.5, alpha=6.0, a=0.9, b=1.6, modified=True,
         ...                          rng=2)

@@ -94,7 +94,7 @@ def _arrays(
 class BetaGeoBetaBinomFit(FitResult):
     """A fitted BG/BB model: purchase probability p ~ Beta(α, β), dropout θ ~ Beta(γ, δ).
 
-    Example:
+    Examples:
         >>> fit = BetaGeoBetaBinomFit.from_params(alpha=1.204, beta=0.750, gamma=0.657, delta=2.783)
         >>> round(float(fit.expected_purchases(5)), 3)
         1.938
@@ -120,7 +120,7 @@ class BetaGeoBetaBinomFit(FitResult):
     ) -> FloatArray:
         """Each customer's log-likelihood (T = number of opportunities).
 
-        Example:
+        Examples:
             >>> fit = BetaGeoBetaBinomFit.from_params(alpha=1.2, beta=0.75, gamma=0.66, delta=2.8)
             >>> bool(fit.log_likelihood_per_customer(frequency=[6], recency=[6], T=[6])[0] < 0)
             True
@@ -140,7 +140,7 @@ class BetaGeoBetaBinomFit(FitResult):
     ) -> FloatArray:
         """P(alive at opportunity n + 1 + t) given the history over n opportunities.
 
-        Example:
+        Examples:
             >>> fit = BetaGeoBetaBinomFit.from_params(alpha=1.2, beta=0.75, gamma=0.66, delta=2.8)
             >>> fit.p_alive(frequency=[0, 6], recency=[0, 6], T=[6, 6]).round(3)
             array([0.109, 0.93 ])
@@ -170,7 +170,7 @@ class BetaGeoBetaBinomFit(FitResult):
 
         Computed as a finite sum over the next opportunities (no 0/0 at γ = 1).
 
-        Example:
+        Examples:
             >>> fit = BetaGeoBetaBinomFit.from_params(alpha=1.2, beta=0.75, gamma=0.66, delta=2.8)
             >>> fit.conditional_expected_purchases(5, frequency=[6], recency=[6], T=[6]).round(2)
             array([3.75])
@@ -192,7 +192,7 @@ class BetaGeoBetaBinomFit(FitResult):
     def expected_purchases(self, t: Any) -> FloatArray:
         """Expected purchases in the first ``t`` opportunities for a new customer.
 
-        Example:
+        Examples:
             >>> fit = BetaGeoBetaBinomFit.from_params(alpha=1.2, beta=0.75, gamma=0.66, delta=2.8)
             >>> fit.expected_purchases([1, 6]).round(3)
             array([0.498, 2.217])
@@ -207,7 +207,7 @@ class BetaGeoBetaBinomFit(FitResult):
     def purchase_count_pmf(self, x: Any, t: int) -> FloatArray:
         """P(X(t) = x) in the first ``t`` opportunities for a new customer (FHS 2010, eq. 8).
 
-        Example:
+        Examples:
             >>> fit = BetaGeoBetaBinomFit.from_params(alpha=1.2, beta=0.75, gamma=0.66, delta=2.8)
             >>> round(float(fit.purchase_count_pmf(range(7), 6).sum()), 10)
             1.0
@@ -247,7 +247,7 @@ class BetaGeoBetaBinom:
     ``T`` is the number of opportunities, ``recency`` the opportunity of the last purchase and
     ``frequency`` the number of repeat purchases (all whole numbers).
 
-    Example:
+    Examples:
         >>> spec = BetaGeoBetaBinom()
         >>> fit = spec.fit(frequency=[0, 1, 3, 6], recency=[0, 4, 5, 6], T=[6, 6, 6, 6],
         ...                weights=[30, 20, 25, 25])

@@ -45,7 +45,7 @@ def finite(name: str, values: Any) -> FloatArray:
 class FitResult:
     """Fields every fit shares; parameters are the subclass's own fields.
 
-    Example:
+    Examples:
         >>> from crmkit.clv import GammaGammaFit
         >>> fit = GammaGammaFit.from_params(p=6.25, q=3.74, gamma=15.44)
         >>> fit.params
@@ -137,7 +137,7 @@ class BTYDFitMixin:
     ) -> FloatArray:
         """P(the customer is alive) at the end of observation, or ``t`` units later.
 
-        Example:
+        Examples:
             >>> from crmkit.clv import ParetoNBDFit
             >>> fit = ParetoNBDFit.from_params(r=0.5143, alpha=2.8845, s=0.2856, beta=14.1087)
             >>> pa = fit.p_alive(frequency=[221, 254], recency=[103.43, 97.14], T=[103.57, 97.29])
@@ -168,7 +168,7 @@ class BTYDFitMixin:
     ) -> FloatArray:
         """Expected purchases in the next ``t`` time units given each customer's history.
 
-        Example:
+        Examples:
             >>> from crmkit.clv import BetaGeoFit
             >>> fit = BetaGeoFit.from_params(r=0.2426, alpha=4.4137, a=0.793, b=2.4262)
             >>> fit.conditional_expected_purchases(39.0, frequency=[2], recency=[30.43], T=[38.86])
@@ -194,7 +194,7 @@ class BTYDFitMixin:
     ) -> FloatArray:
         """Each customer's log-likelihood under the fitted parameters (a density in time).
 
-        Example:
+        Examples:
             >>> from crmkit.clv import BetaGeoFit
             >>> fit = BetaGeoFit.from_params(r=0.25, alpha=4.0, a=0.8, b=2.5)
             >>> fit.log_likelihood_per_customer(frequency=[0, 200], recency=[0, 38], T=[40, 40])
@@ -221,7 +221,7 @@ class BTYDFitMixin:
 
         Evaluated as δ ∫₀^∞ e^{-δt} E[Y(t)] dt by 40-point Gauss–Laguerre quadrature.
 
-        Example:
+        Examples:
             >>> from crmkit.clv import ParetoNBDFit
             >>> fit = ParetoNBDFit.from_params(r=0.55, alpha=10.58, s=0.61, beta=11.67)
             >>> float(fit.discounted_expected_transactions(0.003, frequency=[2], recency=[30.43],

@@ -42,7 +42,7 @@ def _ro(v: Any) -> Any:
 class HoldoutComparison:
     """Predicted vs actual holdout purchases per customer, and aggregate errors.
 
-    Example:
+    Examples:
         >>> h = HoldoutComparison(predicted=[1.0, 2.0], actual=[1.0, 3.0])
         >>> h.mean_absolute_error, h.total_predicted, h.total_actual
         (0.5, 3.0, 4.0)
@@ -76,7 +76,7 @@ class HoldoutComparison:
     ) -> dict[int, tuple[float, float]]:
         """Mean (predicted, actual) per calibration frequency, the last bin open (``x ≥ max``).
 
-        Example:
+        Examples:
             >>> h = HoldoutComparison(predicted=[0.1, 1.0], actual=[0.0, 2.0])
             >>> h.by_calibration_frequency([0, 3], max_frequency=2)
             {0: (0.1, 0.0), 2: (1.0, 2.0)}
@@ -92,7 +92,7 @@ class HoldoutComparison:
 def compare_holdout(fit: _Fit, split: CalibrationHoldout) -> HoldoutComparison:
     """Predict each calibration customer's holdout purchases and compare with what happened.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from crmkit.clv import BetaGeoFit, calibration_holdout
         >>> ts = np.array(["2024-01-01", "2024-01-05", "2024-02-01"], "datetime64[us]")
@@ -111,7 +111,7 @@ def compare_holdout(fit: _Fit, split: CalibrationHoldout) -> HoldoutComparison:
 class PurchaseCountFit:
     """Observed vs expected numbers of customers by repeat-purchase count, with a χ² statistic.
 
-    Example:
+    Examples:
         >>> PurchaseCountFit(counts=[0, 1], observed=[5, 5], expected=[5.5, 4.5], chi_square=0.1,
         ...                  degrees_of_freedom=1, p_value=0.75).counts.tolist()
         [0.0, 1.0]
@@ -138,7 +138,7 @@ def purchase_count_fit(
 
     The expected count for n is Σ_i P(X(T_i) = n); the last bin is open (n ≥ ``max_count``).
 
-    Example:
+    Examples:
         >>> from crmkit.clv import BetaGeoFit
         >>> fit = BetaGeoFit.from_params(r=0.25, alpha=4.0, a=0.8, b=2.5)
         >>> res = purchase_count_fit(fit, frequency=[0, 0, 1, 3], T=[30, 30, 30, 30], max_count=3)
@@ -175,7 +175,7 @@ def purchase_count_fit(
 class SpendFrequencyCorrelation:
     """Pearson and Spearman correlation of frequency and mean spend among repeat customers.
 
-    Example:
+    Examples:
         >>> SpendFrequencyCorrelation(pearson=0.11, spearman=0.05, p_value=0.2, n=100).independent
         True
     """
@@ -196,7 +196,7 @@ def spend_frequency_correlation(
 ) -> SpendFrequencyCorrelation:
     """The Gamma-Gamma independence check: does spend move with purchase frequency?
 
-    Example:
+    Examples:
         >>> res = spend_frequency_correlation(frequency=[1, 2, 3, 4, 5],
         ...                                   monetary=[10, 12, 9, 11, 10])
         >>> res.n

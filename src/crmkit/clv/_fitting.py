@@ -37,7 +37,7 @@ class FitDiagnostics:
     respect to the log-parameters at the optimum; ``n_rows`` counts the distinct rows that the
     likelihood was evaluated on after compression, ``n_customers`` the sum of the weights.
 
-    Example:
+    Examples:
         >>> d = FitDiagnostics(converged=True, n_iterations=12, n_evaluations=15,
         ...     gradient_norm=1e-7, message="ok", n_starts=1, n_customers=10.0, n_rows=4,
         ...     penalizer=0.0)

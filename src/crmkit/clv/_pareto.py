@@ -101,7 +101,7 @@ def _core(p: Sequence[Any], d: Sequence[FloatArray]) -> tuple[FloatArray, FloatA
 class ParetoNBDFit(BTYDFitMixin, FitResult):
     """A fitted Pareto/NBD model: purchase rate λ ~ Gamma(r, α), dropout rate μ ~ Gamma(s, β).
 
-    Example:
+    Examples:
         >>> fit = ParetoNBDFit.from_params(r=0.5143, alpha=2.8845, s=0.2856, beta=14.1087)
         >>> fit.conditional_expected_purchases(39.0, frequency=[132], recency=[200], T=[200])
         array([24.857...])
@@ -142,7 +142,7 @@ class ParetoNBDFit(BTYDFitMixin, FitResult):
     def expected_purchases(self, t: Any) -> FloatArray:
         """Expected purchases in ``(0, t]`` for a new customer.
 
-        Example:
+        Examples:
             >>> fit = ParetoNBDFit.from_params(r=0.55, alpha=10.58, s=0.61, beta=11.67)
             >>> round(float(fit.expected_purchases(39.0)), 3)
             1.202
@@ -156,7 +156,7 @@ class ParetoNBDFit(BTYDFitMixin, FitResult):
         P = NB(n; t)·(β/(β+t))^s + ∫_v NB(n; τ(v)) dv, with v = (β/(β+τ))^s the survival function,
         so the PMF sums to one node by node.
 
-        Example:
+        Examples:
             >>> fit = ParetoNBDFit.from_params(r=0.55, alpha=10.58, s=0.61, beta=11.67)
             >>> round(float(fit.purchase_count_pmf(range(300), 39.0).sum()), 8)
             1.0
@@ -201,7 +201,7 @@ class ParetoNBD:
     Gauss–Legendre quadrature (stable at any frequency); ``n_starts`` starts are tried because the
     surface is flat in β on short panels. A fit with s below 1e-3 warns ``DegenerateFitWarning``.
 
-    Example:
+    Examples:
         >>> from crmkit.clv import simulate_pareto_nbd
         >>> data = simulate_pareto_nbd(5000, T=52.0, r=0.5, alpha=10.0, s=0.6, beta=12.0, rng=3)
         >>> ParetoNBD().fit(data).diagnostics.converged

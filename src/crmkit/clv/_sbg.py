@@ -41,7 +41,7 @@ def _core(p: Sequence[Any], d: Sequence[FloatArray]) -> tuple[FloatArray, FloatA
 class ShiftedBetaGeoFit(FitResult):
     """A fitted sBG model: churn probability θ ~ Beta(α, β), constant per customer.
 
-    Example:
+    Examples:
         >>> fit = ShiftedBetaGeoFit.from_params(alpha=0.704, beta=1.182)
         >>> fit.survival([1, 2, 7]).round(3)
         array([0.627, 0.474, 0.239])
@@ -54,7 +54,7 @@ class ShiftedBetaGeoFit(FitResult):
     def survival(self, t: Any) -> FloatArray:
         """S(t) = B(α, β+t)/B(α, β): the share of a cohort still active after ``t`` periods.
 
-        Example:
+        Examples:
             >>> ShiftedBetaGeoFit.from_params(alpha=1.0, beta=1.0).survival([0, 1]).tolist()
             [1.0, 0.5]
         """
@@ -69,7 +69,7 @@ class ShiftedBetaGeoFit(FitResult):
     def churn_pmf(self, t: Any) -> FloatArray:
         """P(T = t): the probability that a new customer churns in period ``t`` (t ≥ 1).
 
-        Example:
+        Examples:
             >>> round(float(ShiftedBetaGeoFit.from_params(alpha=1.0, beta=1.0).churn_pmf(1)), 3)
             0.5
         """
@@ -85,7 +85,7 @@ class ShiftedBetaGeoFit(FitResult):
     def retention_rate(self, t: Any) -> FloatArray:
         """r_t = (β + t − 1)/(α + β + t − 1): the share of period t−1 survivors renewing at t.
 
-        Example:
+        Examples:
             >>> fit = ShiftedBetaGeoFit.from_params(alpha=0.704, beta=1.182)
             >>> fit.retention_rate([1, 5]).round(3)
             array([0.627, 0.88 ])
@@ -102,7 +102,7 @@ class ShiftedBetaGeoFit(FitResult):
         the current period's payment, paid at the start of each period. Closed form
         (β+n−1)/(α+β+n−1) · 2F1(1, β+n; α+β+n; 1/(1+d)).
 
-        Example:
+        Examples:
             >>> fit = ShiftedBetaGeoFit.from_params(alpha=0.704, beta=1.182)
             >>> fit.discounted_expected_residual_lifetime(0.1, [0, 4]).round(2)
             array([2.96, 5.89])
@@ -153,7 +153,7 @@ class ShiftedBetaGeo:
     customer churned (``churned`` true) or the number of periods observed active (``churned``
     false). ``fit_survival(active)`` takes one cohort's active counts per period.
 
-    Example:
+    Examples:
         >>> fit = ShiftedBetaGeo().fit_survival([1000, 631, 468, 382, 326, 289, 262, 241])
         >>> round(fit.alpha, 3), round(fit.beta, 3)
         (0.704, 1.182)
@@ -204,7 +204,7 @@ class ShiftedBetaGeo:
     def fit_survival(self, active: Any) -> ShiftedBetaGeoFit:
         """Fit on one cohort's active counts at t = 0, 1, ..., n (those at n are censored).
 
-        Example:
+        Examples:
             >>> fit = ShiftedBetaGeo().fit_survival([1000, 869, 743, 653, 593, 551, 517, 491])
             >>> round(fit.alpha, 3), round(fit.beta, 3)
             (0.668, 3.806)

@@ -65,7 +65,7 @@ def simulate_beta_geo(
 ) -> RFMSummary:
     """Customers from BG/NBD (or MBG/NBD with ``modified=True``) observed for ``T`` time units.
 
-    Example:
+    Examples:
         >>> s = simulate_beta_geo(3, T=10.0, r=1.0, alpha=1.0, a=1.0, b=1.0, rng=0)
         >>> len(s), bool((s.recency <= s.T).all())
         (3, True)
@@ -94,7 +94,7 @@ def simulate_pareto_nbd(
 ) -> RFMSummary:
     """Customers from Pareto/NBD observed for ``T`` time units.
 
-    Example:
+    Examples:
         >>> s = simulate_pareto_nbd(4, T=5.0, r=1.0, alpha=1.0, s=1.0, beta=1.0, rng=0)
         >>> bool((s.frequency >= 0).all())
         True
@@ -120,7 +120,7 @@ def simulate_beta_geo_beta_binom(
 ) -> RFMSummary:
     """Customers from BG/BB over ``opportunities`` discrete transaction opportunities.
 
-    Example:
+    Examples:
         >>> s = simulate_beta_geo_beta_binom(5, opportunities=6, alpha=1.2, beta=0.75,
         ...                                   gamma=0.66, delta=2.8, rng=0)
         >>> s.T.tolist()
@@ -148,7 +148,7 @@ def simulate_gamma_gamma(
 ) -> tuple[FloatArray, FloatArray]:
     """Mean repeat-purchase values for customers with the given frequencies (0 where x = 0).
 
-    Example:
+    Examples:
         >>> x, m = simulate_gamma_gamma(frequency=[0, 2], p=6.0, q=4.0, gamma=15.0, rng=0)
         >>> float(m[0]), bool(m[1] > 0)
         (0.0, True)
@@ -172,7 +172,7 @@ def simulate_shifted_beta_geo(
 ) -> tuple[FloatArray, FloatArray]:
     """(T, churned) for ``n`` subscribers observed for ``periods`` periods under sBG.
 
-    Example:
+    Examples:
         >>> t, churned = simulate_shifted_beta_geo(3, periods=5, alpha=1.0, beta=1.0, rng=0)
         >>> bool((t <= 5).all())
         True

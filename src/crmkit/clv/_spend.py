@@ -73,7 +73,7 @@ def _spend_arrays(
 class GammaGammaFit(FitResult):
     """A fitted Gamma-Gamma spend model: transaction value ~ Gamma(p, ν), ν ~ Gamma(q, γ).
 
-    Example:
+    Examples:
         >>> fit = GammaGammaFit.from_params(p=6.25, q=3.74, gamma=15.44)
         >>> fit.conditional_expected_spend(frequency=[0, 2], monetary=[0.0, 22.35]).round(2)
         array([35.22, 24.66])
@@ -87,7 +87,7 @@ class GammaGammaFit(FitResult):
     def mean_spend(self) -> float:
         """Population mean transaction value p·γ/(q − 1); needs q > 1.
 
-        Example:
+        Examples:
             >>> round(GammaGammaFit.from_params(p=6.25, q=3.74, gamma=15.44).mean_spend(), 2)
             35.22
         """
@@ -103,7 +103,7 @@ class GammaGammaFit(FitResult):
     ) -> FloatArray:
         """E[value per purchase | x repeats with mean ``monetary``] (the population mean at x = 0).
 
-        Example:
+        Examples:
             >>> fit = GammaGammaFit.from_params(p=6.25, q=3.74, gamma=15.44)
             >>> fit.conditional_expected_spend(frequency=[10], monetary=[50.0]).round(2)
             array([49.38])
@@ -119,7 +119,7 @@ class GammaGammaFit(FitResult):
     ) -> FloatArray:
         """Log-density of each repeater's mean spend (customers with frequency 0 are left out).
 
-        Example:
+        Examples:
             >>> fit = GammaGammaFit.from_params(p=6.25, q=3.74, gamma=15.44)
             >>> fit.log_likelihood_per_customer(frequency=[1, 0], monetary=[10.0, 0.0]).shape
             (1,)
@@ -137,7 +137,7 @@ class GammaGamma:
     ``DegenerateFitWarning``. Check independence of frequency and spend first with
     [`spend_frequency_correlation`][crmkit.clv.spend_frequency_correlation].
 
-    Example:
+    Examples:
         >>> from crmkit.clv import simulate_gamma_gamma
         >>> x, m = simulate_gamma_gamma(frequency=[1, 3, 5] * 2000, p=6.0, q=4.0, gamma=15.0, rng=0)
         >>> GammaGamma().fit(frequency=x, monetary=m).diagnostics.converged

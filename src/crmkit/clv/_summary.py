@@ -53,7 +53,7 @@ class RFMSummary:
     there is none). Times are in ``unit`` (``"h"``, ``"D"`` or ``"W"``); purchases in the same
     ``period`` are merged into one.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> s = summarize(
         ...     ["a", "a", "b"],
@@ -80,7 +80,7 @@ class RFMSummary:
     def to_pandas(self) -> Any:
         """The summary as a pandas DataFrame indexed by customer id (needs pandas).
 
-        Example:
+        Examples:
             >>> s = RFMSummary(customer_id=["a"], frequency=[1.0], recency=[2.0], T=[3.0],
             ...                monetary=[9.5])
             >>> float(s.to_pandas().loc["a", "T"])
@@ -107,7 +107,7 @@ class CalibrationHoldout:
     ``holdout_monetary`` is their mean value (0 when none) and ``duration_holdout`` is the
     holdout length in ``calibration.unit``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> split = calibration_holdout(
         ...     [1, 1, 1], np.array(["2024-01-01", "2024-01-05", "2024-02-01"], "datetime64[us]"),
@@ -262,7 +262,7 @@ def summarize(
         unit: the time unit of recency and T (default: ``period``); ``period="D", unit="W"``
             gives weeks with day resolution (the CDNOW convention).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> s = summarize([7, 7, 7], np.array(["2024-01-01T09:00", "2024-01-01T18:00",
         ...               "2024-01-03"], "datetime64[us]"), [100, 50, 30],
@@ -311,7 +311,7 @@ def calibration_holdout(
     Only customers with a purchase on or before ``calibration_end`` are kept (a model cannot
     score a customer it has not seen); transactions after ``observation_end`` are an error.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> ts = np.array(["2024-01-01", "2024-01-20", "2024-01-25"], "datetime64[us]")
         >>> split = calibration_holdout(["a", "a", "b"], ts, [5.0, 7.0, 1.0],
@@ -379,7 +379,7 @@ def summary_from_orders(
     in minor units (int64 converted to float64 once). If the container has a ``currency`` column
     holding more than one code, this raises ``CurrencyMismatchError``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from types import SimpleNamespace
         >>> orders = SimpleNamespace(customer_id=np.array(["c1", "c1"]),

@@ -46,7 +46,7 @@ def expected_clv(
     * ``"continuous"``: ``∫₀^H e^{−δt} dE[Y(t)]`` with ``δ = discount_rate`` per time unit,
       by 32-point Gauss–Legendre quadrature after integration by parts.
 
-    Example:
+    Examples:
         >>> from crmkit.clv import BetaGeoFit
         >>> fit = BetaGeoFit.from_params(r=0.2426, alpha=4.4137, a=0.793, b=2.4262)
         >>> expected_clv(fit, spend=35.0, horizon=52.0, discount_rate=0.01, step=4.0,

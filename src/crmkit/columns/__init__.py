@@ -4,7 +4,7 @@ Built from domain values, from plain arrays (numpy ``datetime64`` is taken as UT
 DataFrame columns, validated once; the arrays are read-only. This is what the analytic modules
 consume.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from crmkit.columns import OrderColumns
     >>> oc = OrderColumns.from_arrays(order_id=["o1"], customer_id=["c1"],

@@ -25,7 +25,7 @@ def col(kind: str, *, default: Any = _MISSING) -> Any:
     code), ``time`` (datetime64[us] UTC, no NaT), ``opt_time`` (NaT for missing), ``int`` (int64).
     ``default`` is a scalar used by ``from_arrays`` when the column is not given.
 
-    Example:
+    Examples:
         >>> import attrs, numpy as np
         >>> @attrs.frozen(kw_only=True, eq=False)
         ... class Scores(Columns):
@@ -102,7 +102,7 @@ class Columns:
     validates every column once (types, ids, time zones, currency codes, equal lengths) and marks
     the arrays read-only.
 
-    Example:
+    Examples:
         >>> import attrs, numpy as np
         >>> @attrs.frozen(kw_only=True, eq=False)
         ... class Visits(Columns):

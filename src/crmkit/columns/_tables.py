@@ -45,7 +45,7 @@ def _dt64(values: Iterable[dt.datetime]) -> npt.NDArray[np.datetime64]:
 class OrderColumns(Columns):
     """Orders as aligned columns: one row per order; amounts in int64 minor units.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> oc = OrderColumns.from_arrays(
         ...     order_id=["o1", "o2"], customer_id=["c1", "c1"],
@@ -100,7 +100,7 @@ class OrderColumns(Columns):
 class OrderLineColumns(Columns):
     """Order lines as aligned columns, carrying their order's customer, time and currency.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> from crmkit.model import Money, Order, OrderLine
         >>> o = Order(order_id="o1", customer_id="c1", currency="EUR",
@@ -169,7 +169,7 @@ class OrderLineColumns(Columns):
 class ReturnColumns(Columns):
     """Returns and refunds as aligned columns.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> rc = ReturnColumns.from_arrays(return_id=["r1"], order_id=["o1"], customer_id=["c1"],
         ...     at=np.array(["2024-01-09"], dtype="datetime64[us]"), refund_minor=[999],
@@ -205,7 +205,7 @@ class ReturnColumns(Columns):
 class EventColumns(Columns):
     """Events as aligned columns; ``customer_id`` is ``""`` for anonymous visitors.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> ec = EventColumns.from_arrays(event_id=["e1", "e2"], customer_id=["c1", ""],
         ...     anonymous_id=["", "ck-9"], type=["page_view", "add_to_cart"],
@@ -243,7 +243,7 @@ class EventColumns(Columns):
 class ConsentColumns(Columns):
     """Consent events as aligned columns; ``expires_at`` is NaT when a grant does not expire.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> cc = ConsentColumns.from_arrays(customer_id=["a", "a", "b"],
         ...     channel=["email"] * 3, purpose=["marketing"] * 3,
@@ -342,7 +342,7 @@ class ConsentColumns(Columns):
 class ContactColumns(Columns):
     """Campaign contacts as aligned columns: what frequency caps count.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> kc = ContactColumns.from_arrays(contact_id=["k1"], campaign_id=["spring"],
         ...     customer_id=["c1"], channel=["email"],
@@ -394,7 +394,7 @@ class SourceRecordColumns(Columns):
     ``record_id`` is the record's shop-wide key (``"source:source_key"``); ``birth_date`` is an ISO
     date string. These are the columns ``crmkit.identity`` resolves.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> from crmkit.model import SourceRecord
         >>> r = SourceRecord(source="web", source_key="u1", email="a@x.org",

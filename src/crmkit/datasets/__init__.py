@@ -7,7 +7,7 @@ returns, browsing and cart events (abandoned carts included) and consents. Every
 column tables; ``shop.truth`` says which person is behind each record and which parameters made
 the data.
 
-Example:
+Examples:
     >>> from crmkit.datasets import synthetic_shop
     >>> shop = synthetic_shop(300, rng=5)
     >>> shop.truth.n_persons < len(shop.records)  # persons appear in several records
@@ -21,7 +21,13 @@ Example:
 
 from crmkit.datasets._build import synthetic_shop
 from crmkit.datasets._catalog import Catalog
-from crmkit.datasets._config import BetaGeoParams, GammaGammaParams, ShopBehaviour, ShopNoise
+from crmkit.datasets._config import (
+    BetaGeoParams,
+    GammaGammaParams,
+    ShopBehaviour,
+    ShopNoise,
+    ShopTaste,
+)
 from crmkit.datasets._records import RecordNoise
 from crmkit.datasets._shop import SyntheticShop
 from crmkit.datasets._truth import ShopTruth
@@ -33,6 +39,7 @@ __all__ = [
     "RecordNoise",
     "ShopBehaviour",
     "ShopNoise",
+    "ShopTaste",
     "ShopTruth",
     "SyntheticShop",
     "synthetic_shop",

@@ -33,7 +33,7 @@ CATEGORIES: dict[str, tuple[float, float]] = {
 class Catalog:
     """Products as aligned, read-only columns, sorted by price.
 
-    Example:
+    Examples:
         >>> cat = make_catalog(20, currency="EUR", rng=1)
         >>> len(cat), cat.currency, bool((cat.price_minor > 0).all())
         (20, 'EUR', True)

@@ -46,7 +46,7 @@ _GMAIL_TAGS = np.array(["shop", "news", "orders", "promo", "deals", "2024"])
 class RecordNoise(enum.IntFlag):
     """What was done to a source record, as bit flags in ``ShopTruth.record_noise``.
 
-    Example:
+    Examples:
         >>> flags = RecordNoise.NICKNAME | RecordNoise.TYPO
         >>> RecordNoise.TYPO in flags, RecordNoise.OLD_ADDRESS in flags
         (True, False)

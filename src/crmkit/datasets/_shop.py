@@ -52,7 +52,7 @@ class SyntheticShop:
     shop's systems would key them; the ``*_by_person`` methods re-key them to the true persons
     using the truth. Build one with [`synthetic_shop`][crmkit.datasets.synthetic_shop].
 
-    Example:
+    Examples:
         >>> from crmkit.datasets import synthetic_shop
         >>> shop = synthetic_shop(100, rng=7)
         >>> set(shop.orders.customer_id) <= set(shop.records.record_id)
@@ -74,7 +74,7 @@ class SyntheticShop:
     def person_of(self, record_ids: npt.ArrayLike) -> npt.NDArray[np.str_]:
         """The person id behind each of ``record_ids``; unknown ids raise ``InvalidInputError``.
 
-        Example:
+        Examples:
             >>> from crmkit.datasets import synthetic_shop
             >>> shop = synthetic_shop(20, rng=2)
             >>> shop.person_of(shop.orders.customer_id[:1]).tolist() == (
@@ -120,7 +120,7 @@ class SyntheticShop:
     def record_values(self, limit: int | None = None) -> list[SourceRecord]:
         """The first ``limit`` source records (all when None) as domain values.
 
-        Example:
+        Examples:
             >>> from crmkit.datasets import synthetic_shop
             >>> r = synthetic_shop(30, rng=4).record_values(1)[0]
             >>> r.key.split(":")[0] in {"web", "checkout", "loyalty", "support", "marketplace"}
@@ -132,7 +132,7 @@ class SyntheticShop:
     def order_values(self, limit: int | None = None) -> list[Order]:
         """The first ``limit`` orders (all when None) as domain values with their lines.
 
-        Example:
+        Examples:
             >>> from crmkit.datasets import synthetic_shop
             >>> shop = synthetic_shop(30, rng=4)
             >>> o = shop.order_values(1)[0]
@@ -181,7 +181,7 @@ class SyntheticShop:
     def counts(self) -> dict[str, Any]:
         """Row counts of every table, persons and abandoned carts: a short description.
 
-        Example:
+        Examples:
             >>> from crmkit.datasets import synthetic_shop
             >>> synthetic_shop(10, rng=1).counts()["persons"]
             10

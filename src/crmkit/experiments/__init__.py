@@ -10,7 +10,7 @@
   ``auuc_score``, ``get_qini``, ...), each reproducing that library's numbers, plus
   [`evaluate_uplift`][crmkit.experiments.evaluate_uplift] with bootstrap intervals.
 
-Example:
+Examples:
     >>> from crmkit.experiments import two_proportion_test, qini_auc_score
     >>> round(two_proportion_test(100, 1000, 130, 1000).difference, 2)
     0.03

@@ -39,7 +39,7 @@ class ArmROI:
     ``incremental_value = (mean_value_arm - mean_value_control) * n_arm * margin``;
     ``roi = (incremental_value - cost) / cost`` with ``cost = cost_per_contact * n_arm``.
 
-    Example:
+    Examples:
         >>> r = ArmROI(arm="mail", n=100, incremental_value=150.0, cost=100.0, roi=0.5)
         >>> r.roi
         0.5
@@ -56,7 +56,7 @@ class ArmROI:
 class ArmComparison:
     """One treatment arm against control: conversion test, spend test, Bayes and corrected p.
 
-    Example:
+    Examples:
         >>> res = analyze_experiment(["a", "b"] * 50, converted=[0, 1] * 50, control="a")
         >>> res.comparisons[0].arm
         'b'
@@ -78,7 +78,7 @@ class ExperimentAnalysis:
 
     Arrays are aligned with ``arms`` (control first, then the other arms sorted by name).
 
-    Example:
+    Examples:
         >>> res = analyze_experiment(["a", "b"] * 50, converted=[0, 1] * 50, control="a")
         >>> res.arms, res.n.tolist()
         (('a', 'b'), [50, 50])
@@ -99,7 +99,7 @@ class ExperimentAnalysis:
     def comparison(self, arm: str) -> ArmComparison:
         """The comparison of ``arm`` with control.
 
-        Example:
+        Examples:
             >>> res = analyze_experiment(["a", "b"] * 50, converted=[0, 1] * 50, control="a")
             >>> res.comparison("b").conversion.difference
             1.0
@@ -115,7 +115,7 @@ class ExperimentAnalysis:
     def summary(self) -> str:
         """A readable multi-line report of the experiment.
 
-        Example:
+        Examples:
             >>> res = analyze_experiment(["a", "b"] * 50, converted=[0, 1] * 50, control="a")
             >>> print(res.summary().splitlines()[0])
             A/B/n test: 2 arms, 100 customers, control 'a'
@@ -186,7 +186,7 @@ def analyze_experiment(
         margin: share of the incremental ``value`` that is profit (1 = revenue as is).
         prior: Beta prior (alpha, beta) of the Bayesian comparison of conversion rates.
 
-    Example:
+    Examples:
         >>> arms = ["ctl"] * 4 + ["mail"] * 4
         >>> res = analyze_experiment(arms, control="ctl", converted=[0, 0, 0, 1, 0, 1, 1, 1])
         >>> res.conversion_rate.tolist()

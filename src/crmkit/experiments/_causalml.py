@@ -39,7 +39,7 @@ FloatArray = npt.NDArray[np.float64]
 class ModelCurves:
     """Curves per model column: ``values[i, j]`` is model ``names[j]`` after targeting ``i`` rows.
 
-    Example:
+    Examples:
         >>> c = get_qini({"y": [1, 0], "w": [1, 0], "m": [1.0, 0.0]})
         >>> c.names, c.values[:, 0].tolist()
         (('m',), [0.0, 0.5, 1.0])
@@ -51,7 +51,7 @@ class ModelCurves:
     def __getitem__(self, name: str) -> FloatArray:
         """The curve of one model.
 
-        Example:
+        Examples:
             >>> get_cumgain({"y": [1, 0], "w": [1, 0], "m": [1.0, 0.0]})["m"].tolist()
             [0.0, 0.5, 2.0]
         """
@@ -64,7 +64,7 @@ class ModelCurves:
 class ModelScores:
     """One score per model column; with ``return_ci`` also the bootstrap interval columns.
 
-    Example:
+    Examples:
         >>> s = qini_score({"y": [1, 0, 1, 0, 1, 0], "w": [1, 0, 0, 1, 1, 0],
         ...                 "m": [0.9, 0.5, 0.3, 0.1, 0.7, 0.2]})
         >>> s.names, round(s["m"], 4)
@@ -81,7 +81,7 @@ class ModelScores:
     def __getitem__(self, name: str) -> float:
         """The score of one model.
 
-        Example:
+        Examples:
             >>> auuc_score({"y": [1, 0], "w": [1, 0], "m": [1.0, 0.0]})["m"]
             0.5
         """
@@ -92,7 +92,7 @@ class ModelScores:
     def as_dict(self) -> dict[str, float]:
         """``{model: score}``.
 
-        Example:
+        Examples:
             >>> auuc_score({"y": [1, 0], "w": [1, 0], "m": [1.0, 0.0]}).as_dict()
             {'m': 0.5}
         """
@@ -203,7 +203,7 @@ def get_cumlift(
 
     ``random_seed`` is accepted for signature compatibility; causalml 0.18 no longer uses it.
 
-    Example:
+    Examples:
         >>> get_cumlift({"y": [1, 0], "w": [1, 0], "m": [1.0, 0.0]})["m"].tolist()
         [0.0, 0.5, 1.0]
     """
@@ -223,7 +223,7 @@ def get_cumgain(
 
     With ``normalize`` each curve is divided by the absolute value of its last point.
 
-    Example:
+    Examples:
         >>> get_cumgain({"y": [1, 0], "w": [1, 0], "m": [1.0, 0.0]}, normalize=True)["m"].tolist()
         [0.0, 0.25, 1.0]
     """
@@ -244,7 +244,7 @@ def get_qini(
 ) -> ModelCurves:
     """Qini curve per model: ``Y_t - Y_c * N_t / N_c`` at every row (causalml ``get_qini``).
 
-    Example:
+    Examples:
         >>> get_qini({"y": [1, 0], "w": [1, 0], "m": [1.0, 0.0]})["m"].tolist()
         [0.0, 0.5, 1.0]
     """
@@ -311,7 +311,7 @@ def auuc_score(
 ) -> ModelScores:
     """Area under the cumulative gain curve, averaged over its ``n + 1`` points (causalml).
 
-    Example:
+    Examples:
         >>> round(auuc_score({"y": [1, 0, 1, 0, 1, 0], "w": [1, 0, 0, 1, 1, 0],
         ...                   "m": [0.9, 0.5, 0.3, 0.1, 0.7, 0.2]})["m"], 4)
         0.8571
@@ -349,7 +349,7 @@ def qini_score(
 
     The random line joins the first model's first and last points, as causalml 0.18 does.
 
-    Example:
+    Examples:
         >>> round(qini_score({"y": [1, 0, 1, 0, 1, 0], "w": [1, 0, 0, 1, 1, 0],
         ...                   "m": [0.9, 0.5, 0.3, 0.1, 0.7, 0.2]})["m"], 4)
         0.5476

@@ -84,7 +84,7 @@ class ProportionTest:
     to Pearson's chi-square without continuity correction); ``ci_low``/``ci_high`` use the unpooled
     standard error of the difference ``rate_treatment - rate_control``.
 
-    Example:
+    Examples:
         >>> t = two_proportion_test(100, 1000, 130, 1000)
         >>> round(t.difference, 3), t.p_value < 0.05
         (0.03, True)
@@ -108,7 +108,7 @@ class ProportionTest:
     def summary(self) -> str:
         """One readable line: rates, difference with its interval, z and p.
 
-        Example:
+        Examples:
             >>> print(two_proportion_test(100, 1000, 130, 1000).summary())
             rate 10.00% -> 13.00%: +3.00 pp (95% CI +0.21 to +5.79 pp),
             lift +30.0%, z=2.10, p=0.0355
@@ -135,7 +135,7 @@ def two_proportion_test(
 
     ``alternative="greater"`` tests whether the treatment rate is higher than the control's.
 
-    Example:
+    Examples:
         >>> two_proportion_test(50, 500, 50, 500).p_value
         1.0
     """
@@ -174,7 +174,7 @@ def two_proportion_test(
 class MeanTest:
     """Welch's unequal-variance t-test of treatment minus control, with its interval.
 
-    Example:
+    Examples:
         >>> t = welch_test([1.0, 2.0, 3.0, 4.0], [2.0, 3.0, 4.0, 5.0, 6.0])
         >>> round(t.difference, 2), round(t.df, 2)
         (1.5, 6.98)
@@ -197,7 +197,7 @@ class MeanTest:
     def summary(self) -> str:
         """One readable line: means, difference with its interval, t, df and p.
 
-        Example:
+        Examples:
             >>> print(welch_test([1.0, 2.0, 3.0, 4.0], [2.0, 3.0, 4.0, 5.0, 6.0]).summary())
             mean 2.5 -> 4: +1.5 (95% CI -0.7652 to +3.765), t=1.57, df=7.0, p=0.1613
         """
@@ -218,7 +218,7 @@ def welch_test(
 ) -> MeanTest:
     """Welch's t-test for a difference in means (spend per customer, order value).
 
-    Example:
+    Examples:
         >>> welch_test([0.0, 0.0, 10.0], [0.0, 5.0, 10.0]).difference
         1.666...
     """
@@ -268,7 +268,7 @@ class CupedAdjustment:
     the adjustment leaves the expected difference between randomized arms unchanged and reduces
     the variance by ``variance_reduction`` (the squared correlation of y and x).
 
-    Example:
+    Examples:
         >>> adj = cuped([1.0, 2.0, 3.0, 5.0], [1.0, 2.0, 3.0, 4.0])
         >>> round(adj.theta, 2), round(adj.variance_reduction, 3)
         (1.3, 0.966)
@@ -283,7 +283,7 @@ class CupedAdjustment:
 def cuped(outcome: Any, covariate: Any) -> CupedAdjustment:
     """Adjust an outcome with a pre-experiment covariate (CUPED); compare arms on ``adjusted``.
 
-    Example:
+    Examples:
         >>> cuped([2.0, 4.0, 6.0], [1.0, 2.0, 3.0]).adjusted
         array([4., 4., 4.])
     """
@@ -315,7 +315,7 @@ class BetaBinomialComparison:
     ``probability_to_beat_control`` is P(rate_treatment > rate_control | data), computed exactly
     (Miller's closed form in log space, or numerical integration for non-integer posteriors).
 
-    Example:
+    Examples:
         >>> c = probability_to_beat_control(100, 1000, 100, 1000)
         >>> round(c.probability_to_beat_control, 6)
         0.5
@@ -332,7 +332,7 @@ class BetaBinomialComparison:
     def summary(self) -> str:
         """One readable line with posterior means and the probability to beat control.
 
-        Example:
+        Examples:
             >>> print(probability_to_beat_control(100, 1000, 130, 1000).summary())
             posterior mean 10.08% -> 13.07%, P(treatment > control) = 0.9822
         """
@@ -374,7 +374,7 @@ def probability_to_beat_control(
 ) -> BetaBinomialComparison:
     """Bayesian beta-binomial comparison: posterior of each rate and P(treatment beats control).
 
-    Example:
+    Examples:
         >>> round(probability_to_beat_control(10, 100, 20, 100).probability_to_beat_control, 3)
         0.975
     """
@@ -414,7 +414,7 @@ class SampleRatioTest:
     ``mismatch`` is true when ``p_value < threshold``; the customary threshold is 0.001, because a
     sample-ratio mismatch invalidates every other number of the experiment.
 
-    Example:
+    Examples:
         >>> sample_ratio_test([5000, 5100]).mismatch
         False
     """
@@ -429,7 +429,7 @@ class SampleRatioTest:
     def summary(self) -> str:
         """One readable line.
 
-        Example:
+        Examples:
             >>> print(sample_ratio_test([5000, 5100]).summary())
             sample ratio 5000 / 5100 vs planned 50.0% / 50.0%: chi2=0.99, p=0.3197, no mismatch
         """
@@ -446,7 +446,7 @@ def sample_ratio_test(
 ) -> SampleRatioTest:
     """Test observed arm sizes against the planned shares (equal shares by default).
 
-    Example:
+    Examples:
         >>> round(sample_ratio_test([21306, 21387, 21307]).p_value, 3)
         0.904
     """
@@ -482,7 +482,7 @@ def adjust_pvalues(p_values: Any, method: Correction = "holm") -> npt.NDArray[np
     Holm and Bonferroni control the family-wise error rate; ``"fdr_bh"`` controls the false
     discovery rate. Adjusted values are capped at 1 and compare directly with ``alpha``.
 
-    Example:
+    Examples:
         >>> adjust_pvalues([0.01, 0.04, 0.03], "holm")
         array([0.03, 0.06, 0.06])
     """

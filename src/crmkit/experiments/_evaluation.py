@@ -36,7 +36,7 @@ FloatArray = npt.NDArray[np.float64]
 class Interval:
     """A point estimate with a percentile bootstrap interval.
 
-    Example:
+    Examples:
         >>> str(Interval(estimate=0.1, low=0.05, high=0.15, level=0.95))
         '0.1 (95% CI 0.05 to 0.15)'
     """
@@ -61,7 +61,7 @@ class UpliftEvaluation:
     curves there. ``qini_auc`` and ``uplift_auc`` are the normalized areas (1 = perfect ranking,
     0 = random); ``uplift_auc`` is ``None`` for a continuous outcome.
 
-    Example:
+    Examples:
         >>> rng = np.random.default_rng(1)
         >>> t = rng.integers(0, 2, 2000); s = rng.random(2000)
         >>> y = (rng.random(2000) < 0.1 + 0.2 * t * s).astype(int)
@@ -85,7 +85,7 @@ class UpliftEvaluation:
     def summary(self) -> str:
         """A readable report.
 
-        Example:
+        Examples:
             >>> ev = evaluate_uplift([1, 0, 1, 0] * 25, np.linspace(1, 0, 100),
             ...                      [1, 0, 0, 1] * 25, n_resamples=20, rng=0)
             >>> print(ev.summary().splitlines()[0])
@@ -108,7 +108,7 @@ class UpliftEvaluation:
     def plot(self, ax: Any = None, kind: str = "qini") -> Any:
         """Plot the Qini (or ``kind="uplift"``) curve with the random line (needs matplotlib).
 
-        Example:
+        Examples:
             >>> ev = evaluate_uplift([1, 0, 1, 0] * 25, np.linspace(1, 0, 100),
             ...                      [1, 0, 0, 1] * 25, n_resamples=20, rng=0)
             >>> ev.plot().get_xlabel()  # doctest: +SKIP
@@ -208,7 +208,7 @@ def evaluate_uplift(
     groups of about equal size for the replicates only (the curve is then evaluated at those
     group ends), and uplift at ``k`` splits the group holding the cut in proportion.
 
-    Example:
+    Examples:
         >>> ev = evaluate_uplift([1, 0, 1, 0] * 25, np.linspace(1, 0, 100),
         ...                      [1, 0, 0, 1] * 25, n_resamples=20, rng=0)
         >>> ev.n_treatment

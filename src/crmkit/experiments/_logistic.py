@@ -18,7 +18,7 @@ __all__ = ["LogisticFit", "LogisticRegression", "as_design_matrix"]
 def as_design_matrix(name: str, values: Any) -> npt.NDArray[np.float64]:
     """A finite two-dimensional float64 matrix (one row per customer); 1-d input is one column.
 
-    Example:
+    Examples:
         >>> as_design_matrix("X", [1.0, 2.0]).shape
         (2, 1)
     """
@@ -37,7 +37,7 @@ def as_design_matrix(name: str, values: Any) -> npt.NDArray[np.float64]:
 class LogisticFit:
     """A fitted logistic regression: ``P(y=1 | x) = expit(intercept + x @ coef)``.
 
-    Example:
+    Examples:
         >>> fit = LogisticRegression(l2=0.0).fit([[0.0], [0.0], [1.0], [1.0]], [0, 1, 1, 1])
         >>> round(float(fit.predict_proba([[1.0]])[0]), 4)
         1.0
@@ -51,7 +51,7 @@ class LogisticFit:
     def decision_function(self, X: Any) -> npt.NDArray[np.float64]:
         """The linear predictor (log-odds) per row.
 
-        Example:
+        Examples:
             >>> LogisticFit(coef=np.array([2.0]), intercept=-1.0, n_iter=0, loss=0.0
             ...             ).decision_function([[1.0]])
             array([1.])
@@ -67,7 +67,7 @@ class LogisticFit:
     def predict_proba(self, X: Any) -> npt.NDArray[np.float64]:
         """P(y = 1) per row.
 
-        Example:
+        Examples:
             >>> LogisticFit(coef=np.array([0.0]), intercept=0.0, n_iter=0, loss=0.0
             ...             ).predict_proba([[3.0]])
             array([0.5])
@@ -83,7 +83,7 @@ class LogisticRegression:
     with L-BFGS and the analytic gradient; losses are computed in log space
     (``logaddexp(0, eta) - y * eta``) so extreme scores do not overflow.
 
-    Example:
+    Examples:
         >>> rng = np.random.default_rng(0)
         >>> x = rng.normal(size=(2000, 1))
         >>> y = (rng.random(2000) < 1 / (1 + np.exp(-(0.5 + 2 * x[:, 0])))).astype(int)
@@ -100,7 +100,7 @@ class LogisticRegression:
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LogisticFit:
         """Fit to features ``X`` (n x p) and 0/1 outcomes ``y``.
 
-        Example:
+        Examples:
             >>> LogisticRegression().fit([[0.0], [1.0]], [0, 1]).coef.shape
             (1,)
         """

@@ -16,7 +16,7 @@ def plot_curve(x: Any, values: Any, *, ax: Any = None, label: str = "model") -> 
 
     Needs the ``plot`` extra (``pip install "crmkit[plot]"``).
 
-    Example:
+    Examples:
         >>> ax = plot_curve([0, 1, 2], [0.0, 1.0, 1.5])  # doctest: +SKIP
         >>> ax.get_xlabel()  # doctest: +SKIP
         'customers targeted'

@@ -49,7 +49,7 @@ def power_two_proportions(
     Uses the pooled standard error under H0 and the unpooled one under H1 (Fleiss, Levin & Paik
     2003, eq. 4.14), which is the test ``two_proportion_test`` runs.
 
-    Example:
+    Examples:
         >>> round(power_two_proportions(0.10, 0.12, 3841), 3)
         0.8
     """
@@ -89,7 +89,7 @@ def sample_size_two_proportions(
     The closed form (Fleiss et al. 2003) gives the start; the count is then raised until
     ``power_two_proportions`` reaches the target, so the two functions agree exactly.
 
-    Example:
+    Examples:
         >>> sample_size_two_proportions(0.10, 0.12)
         (3841, 3841)
     """
@@ -129,7 +129,7 @@ def power_two_means(
 ) -> float:
     """Power of a two-sample test of means with common standard deviation ``sd`` (normal approx.).
 
-    Example:
+    Examples:
         >>> round(power_two_means(0.5, 1.0, 64), 3)
         0.807
     """
@@ -157,7 +157,7 @@ def sample_size_two_means(
 ) -> tuple[int, int]:
     """Smallest (control, treatment) sizes giving ``power`` to detect a difference in means.
 
-    Example:
+    Examples:
         >>> sample_size_two_means(0.5, 1.0)
         (63, 63)
     """

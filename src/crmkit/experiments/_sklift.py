@@ -117,7 +117,7 @@ def qini_curve(y_true: Any, uplift: Any, treatment: Any) -> tuple[FloatArray, Fl
     Returns ``(x, y)``: the number targeted at each distinct score and the curve value there,
     starting at ``(0, 0)``.
 
-    Example:
+    Examples:
         >>> x, q = qini_curve([1, 0, 1, 0], [0.9, 0.5, 0.3, 0.1], [1, 0, 0, 1])
         >>> x.tolist(), q.tolist()
         ([0.0, 1.0, 2.0, 3.0, 4.0], [0.0, 1.0, 1.0, 0.5, 0.0])
@@ -131,7 +131,7 @@ def qini_curve(y_true: Any, uplift: Any, treatment: Any) -> tuple[FloatArray, Fl
 def uplift_curve(y_true: Any, uplift: Any, treatment: Any) -> tuple[FloatArray, FloatArray]:
     """Uplift curve: ``(Y_t / N_t - Y_c / N_c) * N`` among the top ``N`` targeted.
 
-    Example:
+    Examples:
         >>> x, u = uplift_curve([1, 0, 1, 0], [0.9, 0.5, 0.3, 0.1], [1, 0, 0, 1])
         >>> u.tolist()
         [0.0, 1.0, 2.0, 1.5, 0.0]
@@ -151,7 +151,7 @@ def perfect_qini_curve(
     for control rows; otherwise the three points ``(0, 0), (r, r), (n, r)`` with ``r`` the total
     incremental responders.
 
-    Example:
+    Examples:
         >>> perfect_qini_curve([1, 0, 1, 0], [1, 0, 0, 1])[1].tolist()
         [0.0, 1.0, 1.0, 0.0]
     """
@@ -172,7 +172,7 @@ def perfect_qini_curve(
 def perfect_uplift_curve(y_true: Any, treatment: Any) -> tuple[FloatArray, FloatArray]:
     """The best attainable uplift curve for a binary outcome (scikit-uplift's definition).
 
-    Example:
+    Examples:
         >>> perfect_uplift_curve([1, 0, 1, 0], [1, 0, 0, 1])[1].tolist()
         [0.0, 1.0, 2.0, 1.5, 0.0]
     """
@@ -205,7 +205,7 @@ def qini_auc_score(y_true: Any, uplift: Any, treatment: Any, negative_effect: bo
     ``(area(actual) - area(random)) / (area(perfect) - area(random))``: 1 for a perfect ranking,
     0 for a random one.
 
-    Example:
+    Examples:
         >>> qini_auc_score([1, 0, 1, 0], [0.9, 0.5, 0.3, 0.1], [1, 0, 0, 1])
         0.8333333333333334
     """
@@ -216,7 +216,7 @@ def qini_auc_score(y_true: Any, uplift: Any, treatment: Any, negative_effect: bo
 def uplift_auc_score(y_true: Any, uplift: Any, treatment: Any) -> float:
     """Normalized area under the uplift curve (scikit-uplift's scaling; binary outcome).
 
-    Example:
+    Examples:
         >>> round(uplift_auc_score([1, 0, 1, 0], [0.9, 0.5, 0.3, 0.1], [1, 0, 0, 1]), 4)
         1.0
     """
@@ -240,7 +240,7 @@ def uplift_at_k(
     ``strategy="overall"`` takes the top ``k`` of everyone; ``"by_group"`` the top ``k`` of each
     group separately.
 
-    Example:
+    Examples:
         >>> uplift_at_k([1, 0, 1, 0], [0.9, 0.5, 0.3, 0.1], [1, 0, 0, 1], "overall", k=2)
         1.0
     """
@@ -287,7 +287,7 @@ def response_rate_by_percentile(
 ) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:
     """Response rate, its binomial variance and group size per score bin (``np.array_split``).
 
-    Example:
+    Examples:
         >>> rate, var, size = response_rate_by_percentile(
         ...     [1, 0, 1, 0], [0.9, 0.5, 0.3, 0.1], [1, 0, 0, 1], "treatment", bins=2)
         >>> rate.tolist(), size.tolist()
@@ -331,7 +331,7 @@ def weighted_average_uplift(
 ) -> float:
     """Bin uplifts averaged with the treated counts of each bin as weights.
 
-    Example:
+    Examples:
         >>> weighted_average_uplift([1, 0, 1, 0], [0.9, 0.5, 0.3, 0.1], [1, 0, 0, 1], bins=2)
         0.0
     """
@@ -347,7 +347,7 @@ class PercentileTable:
     The ``std_*`` columns are binomial (``sqrt(r (1 - r) / n)``), as in scikit-uplift; they are
     NaN where that is undefined for a non-binary outcome.
 
-    Example:
+    Examples:
         >>> tab = uplift_by_percentile([1, 0, 1, 0], [0.9, 0.5, 0.3, 0.1], [1, 0, 0, 1], bins=2)
         >>> tab.percentile, tab.uplift.tolist()
         (('0-50', '50-100'), [1.0, -1.0])
@@ -366,7 +366,7 @@ class PercentileTable:
     def summary(self) -> str:
         """A readable table.
 
-        Example:
+        Examples:
             >>> tab = uplift_by_percentile([1, 0, 1, 0], [0.9, 0.5, 0.3, 0.1], [1, 0, 0, 1], bins=2)
             >>> print(tab.summary().splitlines()[0])
             percentile  n_treat  n_ctrl  rate_treat  rate_ctrl   uplift
@@ -388,7 +388,7 @@ class PercentileTable:
     def to_pandas(self) -> Any:
         """The table as a pandas DataFrame indexed by percentile (needs pandas).
 
-        Example:
+        Examples:
             >>> tab = uplift_by_percentile([1, 0, 1, 0], [0.9, 0.5, 0.3, 0.1], [1, 0, 0, 1], bins=2)
             >>> tab.to_pandas().columns[0]
             'n_treatment'
@@ -409,7 +409,7 @@ def uplift_by_percentile(
 ) -> PercentileTable:
     """Response rates and uplift per score bin, best scores first (scikit-uplift's table).
 
-    Example:
+    Examples:
         >>> uplift_by_percentile([1, 0, 1, 0], [0.9, 0.5, 0.3, 0.1], [1, 0, 0, 1],
         ...                      bins=2).n_control.tolist()
         [1, 1]

@@ -62,7 +62,7 @@ def _pick(arms: tuple[str, ...], arm: Any) -> int:
 class TwoModelFit:
     """One outcome model per arm; uplift = P(y | x, arm) - P(y | x, control).
 
-    Example:
+    Examples:
         >>> fit = TwoModelUplift().fit([[0.0], [1.0]] * 20, [0, 1, 0, 0] * 10, [1, 1, 0, 0] * 10)
         >>> fit.arms
         ('0', '1')
@@ -74,7 +74,7 @@ class TwoModelFit:
     def predict_all(self, X: Any) -> npt.NDArray[np.float64]:
         """Uplift of every treatment arm over control, one column per arm (``arms[1:]``).
 
-        Example:
+        Examples:
             >>> fit = TwoModelUplift().fit([[0.0], [1.0]] * 20, [0, 1, 0, 0] * 10,
             ...                            [1, 1, 0, 0] * 10)
             >>> fit.predict_all([[1.0]]).shape
@@ -87,7 +87,7 @@ class TwoModelFit:
     def predict(self, X: Any, arm: Any = None) -> npt.NDArray[np.float64]:
         """Uplift of ``arm`` (default: the only treatment) over control per row.
 
-        Example:
+        Examples:
             >>> fit = TwoModelUplift().fit([[0.0], [1.0]] * 20, [0, 1, 0, 0] * 10,
             ...                            [1, 1, 0, 0] * 10)
             >>> bool(fit.predict([[1.0]])[0] > fit.predict([[0.0]])[0])
@@ -101,7 +101,7 @@ class TwoModelFit:
 class TwoModelUplift:
     """Two-model (T-learner) uplift over our logistic regression; handles several treatments.
 
-    Example:
+    Examples:
         >>> TwoModelUplift(base=LogisticRegression(l2=0.1)).base.l2
         0.1
     """
@@ -113,7 +113,7 @@ class TwoModelUplift:
     ) -> TwoModelFit:
         """Fit one outcome model per arm (``control`` names the control label).
 
-        Example:
+        Examples:
             >>> TwoModelUplift().fit([[0.0], [1.0]] * 20, [0, 1, 0, 0] * 10,
             ...                      [1, 1, 0, 0] * 10).models[0].coef.shape
             (1,)
@@ -137,7 +137,7 @@ class TwoModelUplift:
 class ClassTransformationFit:
     """Class-transformation fit: uplift = 2 P(z = 1 | x) - 1 with z = y t + (1 - y)(1 - t).
 
-    Example:
+    Examples:
         >>> fit = ClassTransformationUplift().fit([[0.0], [1.0]] * 20, [0, 1, 0, 0] * 10,
         ...                                       [1, 1, 0, 0] * 10)
         >>> fit.arms
@@ -151,7 +151,7 @@ class ClassTransformationFit:
     def predict(self, X: Any) -> npt.NDArray[np.float64]:
         """Uplift per row.
 
-        Example:
+        Examples:
             >>> fit = ClassTransformationUplift().fit([[0.0], [1.0]] * 20,
             ...                                       [0, 1, 0, 0] * 10, [1, 1, 0, 0] * 10)
             >>> bool(fit.predict([[1.0]])[0] > 0)
@@ -167,7 +167,7 @@ class ClassTransformationUplift:
     The identity ``uplift = 2 P(z=1|x) - 1`` needs equal treated and control shares; unequal
     splits are reweighted (weight 0.5/share per arm), so it holds for any split.
 
-    Example:
+    Examples:
         >>> ClassTransformationUplift().base.l2
         1.0
     """
@@ -179,7 +179,7 @@ class ClassTransformationUplift:
     ) -> ClassTransformationFit:
         """Fit the transformed-outcome classifier.
 
-        Example:
+        Examples:
             >>> ClassTransformationUplift().fit([[0.0], [1.0]] * 20, [0, 1, 0, 0] * 10,
             ...                                 [1, 1, 0, 0] * 10).treated_share
             0.5
@@ -215,7 +215,7 @@ class CellUpliftFit:
     ``uplift[c, j]`` is the response rate of treatment arm ``arms[j + 1]`` minus control's in
     cell ``cells[c]``, ``se`` its unpooled standard error; ``NaN`` where an arm has no customers.
 
-    Example:
+    Examples:
         >>> fit = CellUplift().fit(["a", "a", "b", "b"] * 5, [1, 0, 1, 1] * 5, [1, 0, 1, 0] * 5)
         >>> fit.cells, fit.uplift[:, 0].tolist()
         (('a', 'b'), [1.0, 0.0])
@@ -231,7 +231,7 @@ class CellUpliftFit:
     def predict(self, cells: Any, arm: Any = None) -> npt.NDArray[np.float64]:
         """The uplift of each row's cell for ``arm`` (default: the only treatment).
 
-        Example:
+        Examples:
             >>> fit = CellUplift().fit(["a", "a", "b", "b"] * 5, [1, 0, 1, 1] * 5,
             ...                        [1, 0, 1, 0] * 5)
             >>> fit.predict(["b", "a"]).tolist()
@@ -256,7 +256,7 @@ class CellUpliftFit:
 class CellUplift:
     """Specification of the per-cell empirical uplift (no model: rates by cell and arm).
 
-    Example:
+    Examples:
         >>> CellUplift().fit(["x"] * 4, [1, 0, 0, 0], [1, 1, 0, 0]).uplift.tolist()
         [[0.5]]
     """
@@ -264,7 +264,7 @@ class CellUplift:
     def fit(self, cells: Any, y: Any, treatment: Any, *, control: Any = 0) -> CellUpliftFit:
         """Response rates per cell and arm, and each arm's uplift over control.
 
-        Example:
+        Examples:
             >>> CellUplift().fit(["x"] * 4, [1, 0, 0, 0], [1, 1, 0, 0]).n.tolist()
             [[2, 2]]
         """

@@ -3,7 +3,7 @@
 The result is a [`CustomerFeatures`][crmkit.features.CustomerFeatures] table: one row per
 customer (sorted by id), aligned read-only columns by name, computed as of an explicit date.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from crmkit.features import order_features
     >>> f = order_features(["a", "b", "a"],

@@ -143,7 +143,7 @@ def order_features(
     Returns the columns of [`customer_features`][crmkit.features.customer_features] that come
     from orders alone (no returns, mixes or events).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> f = order_features(["a", "a", "b"],
         ...     np.array(["2024-01-01", "2024-01-11", "2024-01-05"], "datetime64[us]"),
@@ -227,7 +227,7 @@ def customer_features(
     sums and NaN / NaT in the rest. Rows after ``as_of`` are an error; mixed currencies are an
     error (`CurrencyMismatchError`).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from crmkit.columns import OrderColumns
         >>> oc = OrderColumns.from_arrays(order_id=["o1", "o2", "o3"],

@@ -41,7 +41,7 @@ def encode_customers(
     it and an id outside it is an error. Integer ids in a compact range are coded by counting
     (linear time); other ids by sorting.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> ids, codes = encode_customers(np.array(["b", "a", "b"]))
         >>> ids.tolist(), codes.tolist()
@@ -105,7 +105,7 @@ def factorize_levels(
     One vectorized comparison per distinct label (fast for channels, categories, event types);
     falls back to a sort when there are more than ``max_levels`` labels.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> labels, codes = factorize_levels(np.array(["web", "app", "web"]))
         >>> labels.tolist(), codes.tolist()

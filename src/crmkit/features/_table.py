@@ -40,7 +40,7 @@ class CustomerFeatures:
     orders has no recency). Build one with
     [`customer_features`][crmkit.features.customer_features] or from your own arrays.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> t = CustomerFeatures.from_columns(customer_id=["a", "b"],
         ...     as_of=np.datetime64("2024-06-01", "us"), columns={"recency_days": [3.0, 40.0]})

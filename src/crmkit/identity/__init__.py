@@ -1,7 +1,7 @@
 """Identity resolution: normalization, stitching policies, an incremental identity graph with stable
 entity ids, human decisions, an audit log, golden records and explanations.
 
-Example:
+Examples:
     >>> import crmkit.identity as ci
     >>> res = ci.resolve({
     ...     "record_id": ["web:1", "checkout:7", "loyalty:3", "market:9"],

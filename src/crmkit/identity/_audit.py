@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -26,7 +26,7 @@ __all__ = [
 class DecisionConflictError(InvalidInputError):
     """A human decision contradicts an earlier one or merge protection; nothing was changed.
 
-    Example:
+    Examples:
         >>> issubclass(DecisionConflictError, ValueError)
         True
     """
@@ -35,7 +35,7 @@ class DecisionConflictError(InvalidInputError):
 class UnknownRecordError(InvalidInputError, LookupError):
     """A record or entity id is not in the identity graph; nothing was changed.
 
-    Example:
+    Examples:
         >>> issubclass(UnknownRecordError, LookupError)
         True
     """
@@ -44,7 +44,7 @@ class UnknownRecordError(InvalidInputError, LookupError):
 class DecisionKind(enum.StrEnum):
     """What a human decided about records.
 
-    Example:
+    Examples:
         >>> DecisionKind("split") is DecisionKind.SPLIT
         True
     """
@@ -65,7 +65,7 @@ class Decision:
     ``groups``: for a must-link one group of two records; for a cannot-link two groups of one; for
     a split the groups the entity's records were divided into (no two groups merge again).
 
-    Example:
+    Examples:
         >>> d = Decision(decision_id="decision-1", kind="cannot_link",
         ...              groups=(("web:1",), ("pos:7",)), reason="different people, same phone")
         >>> d.records
@@ -87,7 +87,7 @@ class Decision:
 class AuditAction(enum.StrEnum):
     """The kinds of entries in the audit log.
 
-    Example:
+    Examples:
         >>> AuditAction("limit").value
         'limit'
     """
@@ -112,7 +112,7 @@ class AuditLog:
     of a blocked value), ``rule``, ``reason`` and ``evidence`` (the identifier value, the score, the
     decision id).
 
-    Example:
+    Examples:
         >>> log = AuditLog.empty().append(0, action=["decision"], entity_id=["web:1"],
         ...     record_a=["web:1"], record_b=["pos:7"], rule=["cannot_link"],
         ...     reason=["family phone"], evidence=["decision-1"])
@@ -120,54 +120,98 @@ class AuditLog:
         (1, ['decision'])
     """
 
-    seq: npt.NDArray[np.int64]
-    batch: npt.NDArray[np.int64]
-    action: npt.NDArray[np.str_]
-    entity_id: npt.NDArray[np.str_]
-    record_a: npt.NDArray[np.str_]
-    record_b: npt.NDArray[np.str_]
-    rule: npt.NDArray[np.str_]
-    reason: npt.NDArray[np.str_]
-    evidence: npt.NDArray[np.str_]
+    parts: tuple[Mapping[str, np.ndarray[Any, Any]], ...] = ()
 
-    def __attrs_post_init__(self) -> None:
-        for f in attrs.fields(type(self)):
-            v.frozen(getattr(self, f.name))
+    def _col(self, name: str) -> np.ndarray[Any, Any]:
+        if not self.parts:
+            return v.frozen(np.empty(0, np.int64 if name in ("seq", "batch") else "<U1"))
+        if len(self.parts) == 1:
+            return self.parts[0][name]
+        return v.frozen(np.concatenate([p[name] for p in self.parts]))
+
+    @property
+    def seq(self) -> npt.NDArray[np.int64]:
+        """Position of each row in the log."""
+        return self._col("seq")
+
+    @property
+    def batch(self) -> npt.NDArray[np.int64]:
+        """The graph operation that wrote each row."""
+        return self._col("batch")
+
+    @property
+    def action(self) -> npt.NDArray[np.str_]:
+        """An AuditAction value per row."""
+        return self._col("action")
+
+    @property
+    def entity_id(self) -> npt.NDArray[np.str_]:
+        """The entity a row concerns after its operation."""
+        return self._col("entity_id")
+
+    @property
+    def record_a(self) -> npt.NDArray[np.str_]:
+        """The first record of a link, or the record of a blocked value."""
+        return self._col("record_a")
+
+    @property
+    def record_b(self) -> npt.NDArray[np.str_]:
+        """The second record of a link (``""`` if none)."""
+        return self._col("record_b")
+
+    @property
+    def rule(self) -> npt.NDArray[np.str_]:
+        """The rule or decision kind."""
+        return self._col("rule")
+
+    @property
+    def reason(self) -> npt.NDArray[np.str_]:
+        """Why the event happened."""
+        return self._col("reason")
+
+    @property
+    def evidence(self) -> npt.NDArray[np.str_]:
+        """The identifier value, score or decision id behind the event."""
+        return self._col("evidence")
 
     @classmethod
     def empty(cls) -> AuditLog:
         """A log with no rows."""
-        text = {k: np.empty(0, "<U1") for k in _COLUMNS}
-        return cls(seq=np.empty(0, np.int64), batch=np.empty(0, np.int64), **text)
+        return cls()
 
     def __len__(self) -> int:
-        return int(self.seq.size)
+        return sum(int(p["seq"].size) for p in self.parts)
 
     def append(self, batch: int, **columns: Sequence[str] | npt.NDArray[np.str_]) -> AuditLog:
-        """A new log with the rows of ``columns`` appended (this one is unchanged)."""
+        """A new log with the rows of ``columns`` appended (this one is unchanged; the rows are
+        stored as a new chunk, so appending costs the new rows only)."""
         cols = {k: np.asarray(columns[k], dtype=str) for k in _COLUMNS}
         n = v.same_length(**cols)
         if n == 0:
             return self
-        seq = np.arange(len(self), len(self) + n, dtype=np.int64)
-        return AuditLog(
-            seq=np.concatenate([self.seq, seq]),
-            batch=np.concatenate([self.batch, np.full(n, batch, np.int64)]),
-            **{k: np.concatenate([getattr(self, k), cols[k]]) for k in _COLUMNS},
-        )
+        start = len(self)
+        part: dict[str, np.ndarray[Any, Any]] = {
+            "seq": np.arange(start, start + n, dtype=np.int64),
+            "batch": np.full(n, batch, np.int64),
+            **{k: (c if c.size else c.astype("<U1")) for k, c in cols.items()},
+        }
+        for arr in part.values():
+            v.frozen(arr)
+        return AuditLog(parts=(*self.parts, part))
 
     def where(self, **equal: str) -> AuditLog:
         """Rows whose columns equal the given values, e.g. ``where(action="limit")``."""
-        mask = np.ones(len(self), bool)
-        for k, val in equal.items():
+        for k in equal:
             if k not in _COLUMNS:
                 raise InvalidInputError(f"{k}: not an audit column. Use one of {list(_COLUMNS)}.")
-            mask &= getattr(self, k) == val
-        return AuditLog(
-            seq=self.seq[mask],
-            batch=self.batch[mask],
-            **{k: getattr(self, k)[mask] for k in _COLUMNS},
-        )
+        out = []
+        for p in self.parts:
+            mask = np.ones(p["seq"].size, bool)
+            for k, val in equal.items():
+                mask &= p[k] == val
+            if mask.any():
+                out.append({k: v.frozen(a[mask]) for k, a in p.items()})
+        return AuditLog(parts=tuple(out))
 
     def rows(self) -> list[dict[str, Any]]:
         """The rows as dictionaries (for display; the columns are the efficient form)."""

@@ -9,6 +9,7 @@ import numpy.typing as npt
 
 from crmkit.errors import InvalidInputError
 from crmkit.identity._audit import Decision, DecisionConflictError, DecisionKind
+from crmkit.identity._records import key_text
 
 if TYPE_CHECKING:
     from crmkit.identity._graph import IdentityGraph
@@ -72,8 +73,10 @@ def check_decision(graph: IdentityGraph, decision: Decision) -> None:
         for p in graph.policy.identifiers:
             if not p.immutable:
                 continue
-            vals = np.unique(graph.keys.key[p.kind][idx])
-            vals = vals[vals != ""]
+            codes = graph.keys.code[p.kind][idx]
+            have = idx[codes >= 0]
+            _, first = np.unique(codes[codes >= 0], return_index=True)
+            vals = key_text(graph.keys.fields, p, np.sort(have[first]))
             if vals.size > 1:
                 raise DecisionConflictError(
                     f"decision: must-link {recs[0]!r}–{recs[1]!r} would join {vals.size} "

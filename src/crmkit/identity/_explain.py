@@ -9,6 +9,7 @@ import numpy as np
 
 from crmkit.identity._audit import Decision
 from crmkit.identity._graph import IdentityGraph
+from crmkit.identity._records import key_text
 
 __all__ = ["Explanation", "LinkStep", "explain"]
 
@@ -17,7 +18,7 @@ __all__ = ["Explanation", "LinkStep", "explain"]
 class LinkStep:
     """One accepted link on the path between two records.
 
-    Example:
+    Examples:
         >>> LinkStep(record_a="a", record_b="b", rule="email", evidence="ann@x.org", score=1.0).rule
         'email'
     """
@@ -39,7 +40,7 @@ class Explanation:
     merge protection or a human separation refused, with the reason. ``decisions``: the human
     decisions naming either record.
 
-    Example:
+    Examples:
         >>> import crmkit.identity as ci
         >>> res = ci.resolve({"record_id": ["a", "b", "c"],
         ...     "email": ["ann@x.org", "ann@x.org", "noreply@shop.de"],
@@ -89,13 +90,15 @@ class Explanation:
 
 
 def _step(graph: IdentityGraph, i: int) -> LinkStep:
+    from crmkit.identity._resolve_subset import edge_evidence
+
     e = graph.edges
     rid = graph.records.record_id
     return LinkStep(
         record_a=str(rid[e.a[i]]),
         record_b=str(rid[e.b[i]]),
         rule=str(e.rule[i]),
-        evidence=str(e.evidence[i]),
+        evidence=str(edge_evidence(graph, e.keep(np.arange(e.a.size) == i))[0]),
         score=float(e.score[i]),
     )
 
@@ -103,7 +106,7 @@ def _step(graph: IdentityGraph, i: int) -> LinkStep:
 def explain(graph: IdentityGraph, record_a: str, record_b: str) -> Explanation:
     """Why ``record_a`` and ``record_b`` are, or are not, in one entity of ``graph``.
 
-    Example:
+    Examples:
         >>> import crmkit.identity as ci
         >>> g = ci.resolve({"record_id": ["a", "b"], "email": ["ann@x.org", "ann@x.org"]}).graph
         >>> g = g.cannot_link("a", "b", reason="two people share the inbox")
@@ -138,13 +141,19 @@ def explain(graph: IdentityGraph, record_a: str, record_b: str) -> Explanation:
             cur = x
         path.reverse()
     shared, blocked = [], []
-    for kind in graph.keys.key:
-        ka, kb = graph.keys.key[kind][ia], graph.keys.key[kind][ib]
-        if ka and ka == kb:
-            shared.append((kind, str(ka)))
-        ba, bb = graph.keys.blocked[kind][ia], graph.keys.blocked[kind][ib]
-        if ba and ba == bb:
-            blocked.append((kind, str(ba)))
+    both = np.array([ia, ib], np.int64)
+    for p in graph.policy.ordered():
+        if p.scored:
+            continue
+        ka, kb = graph.keys.code[p.kind][both]
+        ba, bb = graph.keys.blocked_mask[p.kind][both]
+        if not ((ka >= 0 and ka == kb) or (ba and bb)):
+            continue
+        ta, tb = key_text(graph.keys.fields, p, both).tolist()
+        if ka >= 0 and ka == kb:
+            shared.append((p.kind, ta))
+        elif ba and bb and ta == tb:
+            blocked.append((p.kind, ta))
     refused: list[tuple[LinkStep, str]] = []
     if ea != eb:
         ents = {ea, eb}

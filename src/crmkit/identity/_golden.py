@@ -30,7 +30,7 @@ class Survivorship:
     ``default``. With ``validated_first`` a valid value always beats an invalid one. Remaining
     ties go to the most recent record, then the smallest record id.
 
-    Example:
+    Examples:
         >>> s = Survivorship(rules={"email": "most_frequent"}, source_priority=("crm", "web"))
         >>> s.rule_for("email"), s.rule_for("phone")
         ('most_frequent', 'most_recent')
@@ -58,7 +58,7 @@ class GoldenRecords:
     """One row per entity: the surviving value of each attribute (as given in the source, ``""``
     if no record has one) and, for lineage, the record it came from.
 
-    Example:
+    Examples:
         >>> import crmkit.identity as ci
         >>> g = ci.resolve({"record_id": ["a", "b"], "email": ["ann@x.org", "ANN@x.org"],
         ...                 "first_name": ["", "Ann"]}).graph
@@ -92,7 +92,7 @@ def golden_records(
 ) -> GoldenRecords:
     """The golden record of every entity of ``graph`` under ``survivorship`` (vectorized).
 
-    Example:
+    Examples:
         >>> import crmkit.identity as ci, numpy as np
         >>> g = ci.resolve({"record_id": ["crm:1", "web:2"], "email": ["a@x.org", "a@x.org"],
         ...                 "phone": ["030 111111", "030 222222"], "source": ["crm", "web"],

@@ -75,7 +75,7 @@ class IdentityGraph:
     merge, the id of the part holding the smallest record id survives; when one splits, that part
     keeps the id and every other part takes its own smallest record id.
 
-    Example:
+    Examples:
         >>> g = IdentityGraph.empty().add({"record_id": ["web:1", "pos:2"],
         ...                               "email": ["ann@x.org", ""], "phone": ["", "030 1234567"]})
         >>> g.entity_of(["web:1", "pos:2"]).tolist()
@@ -151,11 +151,13 @@ class IdentityGraph:
 
     def links(self) -> LinkTable:
         """Every candidate link of the current resolution, accepted or refused."""
+        from crmkit.identity._resolve_subset import edge_evidence
+
         rid = self.records.record_id
         e = self.edges
         return LinkTable(
             record_a=rid[e.a], record_b=rid[e.b], rule=e.rule, score=e.score,
-            evidence=e.evidence, accepted=e.accepted, refusal=e.refusal,
+            evidence=edge_evidence(self, e), accepted=e.accepted, refusal=e.refusal,
         )  # fmt: skip
 
     # ------------------------------------------------------------------ operations
@@ -178,16 +180,20 @@ class IdentityGraph:
             exists = np.zeros(len(table), bool)
             old_idx = np.empty(0, np.int64)
         touched = [old_idx]
-        for kind, new_keys in keys.key.items():
-            vals = np.unique(new_keys[new_keys != ""])
+        for kind, new_codes in keys.code.items():
+            vals = np.unique(new_codes[new_codes >= 0])
             if vals.size and n_old:
-                touched.append(np.flatnonzero(np.isin(self.keys.key[kind], vals)))
+                touched.append(np.flatnonzero(np.isin(self.keys.code[kind], vals)))
         fresh = ~exists
         n_new = int(fresh.sum())
         new_idx = np.arange(n_old, n_old + n_new, dtype=np.int64)
-        merged_table = RecordTable.concat(self._updated(self.records, table, exists, old_idx),
-                                          table.take(fresh))  # fmt: skip
-        merged_keys = Keys.concat(self._updated_keys(keys, exists, old_idx), keys.take(fresh))
+        if n_old == 0:
+            merged_table, merged_keys = table, keys
+        else:
+            merged_table = RecordTable.concat(
+                self._updated(self.records, table, exists, old_idx), table.take(fresh)
+            )
+            merged_keys = Keys.concat(self._updated_keys(keys, exists, old_idx), keys.take(fresh))
         component = np.concatenate([self.component, new_idx])
         entity = np.concatenate([self.entity_id, np.full(n_new, "", dtype="<U1")])
         changed = np.concatenate([old_idx, new_idx])
@@ -216,19 +222,22 @@ class IdentityGraph:
             return self.keys
         upd = keys.take(exists)
         old = self.keys
-        from crmkit.identity._normalize import Normalized
+        from crmkit.identity._records import Field
 
         return Keys(
-            key={k: _put(a, idx, upd.key[k]) for k, a in old.key.items()},
-            blocked={k: _put(a, idx, upd.blocked[k]) for k, a in old.blocked.items()},
+            code={k: _put(a, idx, upd.code[k]) for k, a in old.code.items()},
+            blocked_mask={
+                k: _put(a, idx, upd.blocked_mask[k]) for k, a in old.blocked_mask.items()
+            },
+            policy=old.policy,
+            support={k: _put(a, idx, upd.support[k]) for k, a in old.support.items()},
             fields={
-                k: Normalized(
-                    value=_put(n.value, idx, upd.fields[k].value),
-                    valid=_put(n.valid, idx, upd.fields[k].valid),
-                    present=_put(n.present, idx, upd.fields[k].present),
-                    note=_put(n.note, idx, upd.fields[k].note),
+                k: Field(
+                    value=_put(f.value, idx, upd.fields[k].value),
+                    valid=_put(f.valid, idx, upd.fields[k].valid),
+                    present=_put(f.present, idx, upd.fields[k].present),
                 )
-                for k, n in old.fields.items()
+                for k, f in old.fields.items()
             },
         )
 

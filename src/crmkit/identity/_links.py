@@ -22,7 +22,7 @@ class LinkTable:
     normalized value, or the matcher's reason), ``accepted`` (the link joined the two records'
     entities) and ``refusal`` (why a policy refused it; ``""`` if accepted).
 
-    Example:
+    Examples:
         >>> import crmkit.identity as ci
         >>> res = ci.resolve({"record_id": ["a", "b"], "email": ["X@y.org", "x@y.org"]})
         >>> lt = res.links

@@ -21,7 +21,7 @@ import numpy.typing as npt
 from crmkit import _validation as v
 from crmkit.errors import InvalidInputError
 from crmkit.identity._nicknames import nicknames
-from crmkit.identity._text import as_text, digits_only, map_unique, slice_text, strip_accents
+from crmkit.identity._text import as_text, map_unique, map_values, slice_text, strip_accents
 
 __all__ = [
     "EmailPolicy",
@@ -44,7 +44,7 @@ class Normalized:
     such
     as a likely typo; ``""`` otherwise).
 
-    Example:
+    Examples:
         >>> n = normalize_email(["Ann@Example.org", "", "nope"])
         >>> n.value.tolist(), n.valid.tolist(), n.note.tolist()
         (['ann@example.org', '', ''], [True, False, False], ['', '', 'no @'])
@@ -84,7 +84,7 @@ class EmailPolicy:
     ignores dots (Gmail). ``domain_aliases``: domains that are the same mailbox provider. ``typos``:
     likely misspelt domains, flagged in ``note`` (the value keeps the domain as typed).
 
-    Example:
+    Examples:
         >>> normalize_email(["A.Nn+x@GoogleMail.com"], policy=EmailPolicy()).value.tolist()
         ['ann@gmail.com']
         >>> normalize_email(["a.nn+x@gmail.com"], policy=EmailPolicy.literal()).value.tolist()
@@ -135,53 +135,53 @@ def normalize_email(values: Any, *, policy: EmailPolicy | None = None) -> Normal
     Invalid: no single ``@``, an empty local part, a domain without a dot, whitespace inside.
     A domain in ``policy.typos`` is kept as typed and flagged ``"likely typo of <domain>"``.
 
-    Example:
+    Examples:
         >>> n = normalize_email([" Ann.Lee+shop@gmail.com", "bob@gmial.com"])
         >>> n.value.tolist(), n.note.tolist()
         (['annlee@gmail.com', 'bob@gmial.com'], ['', 'likely typo of gmail.com'])
     """
     policy = policy or EmailPolicy()
-    s = np.char.lower(np.char.strip(as_text("email", values)))
-    if s.size == 0:
+    raw = as_text("email", values)
+    if raw.size == 0:
         return _empty()
-    present = s != ""
-    n = s.size
-    length = np.char.str_len(s).astype(np.int64)
-    at = np.char.rfind(s, "@").astype(np.int64)
-    local = slice_text(s, np.zeros(n, np.int64), np.maximum(at, 0))
-    domain = slice_text(s, at + 1, length)
-    for alias, target in policy.domain_aliases.items():
-        domain = np.where(domain == alias, target, domain)
-    note = np.full(n, "", dtype="<U40")
-    checks = [
-        (at < 0, "no @"),
-        (np.char.count(s, "@") > 1, "more than one @"),
-        (at == 0, "empty local part"),
-        (np.char.find(domain, ".") < 1, "domain without a dot"),
-        (np.char.endswith(domain, ".") | (np.char.find(domain, "..") >= 0), "malformed domain"),
-        (np.char.find(s, " ") >= 0, "whitespace inside"),
-    ]
-    bad = np.zeros(n, bool)
-    for mask, why in checks:
-        new = mask & present & ~bad
-        note[new] = why
-        bad |= mask
-    if policy.strip_plus_tags:
-        plus = np.char.find(local, "+").astype(np.int64)
-        cut = plus > 0
-        if policy.plus_tag_domains is not None:
-            cut &= np.isin(domain, sorted(policy.plus_tag_domains))
-        local = np.where(cut, slice_text(local, np.zeros(n, np.int64), plus), local)
-    if policy.dotless_domains:
-        dotless = np.isin(domain, sorted(policy.dotless_domains))
-        local = np.where(dotless, np.char.replace(local, ".", ""), local)
-    if policy.typos:
-        typo_keys = np.array(sorted(policy.typos), dtype=str)
-        hit = np.isin(domain, typo_keys) & ~bad
-        for dom in np.unique(domain[hit]).tolist():
-            note[hit & (domain == dom)] = f"likely typo of {policy.typos[dom]}"
-    value = np.char.add(np.char.add(local, "@"), domain)
-    return _finish(value, ~bad & (np.char.str_len(local) > 0), present, note)
+    plus_domains = None if policy.plus_tag_domains is None else set(policy.plus_tag_domains)
+    aliases, typos, dotless = (
+        dict(policy.domain_aliases),
+        dict(policy.typos),
+        policy.dotless_domains,
+    )
+
+    def one(text: str) -> tuple[str, str]:
+        s = text.strip().lower()
+        if not s:
+            return "", ""
+        at = s.rfind("@")
+        local, domain = s[: max(at, 0)], s[at + 1 :]
+        domain = aliases.get(domain, domain)
+        if at < 0:
+            return "", "no @"
+        if s.count("@") > 1:
+            return "", "more than one @"
+        if at == 0:
+            return "", "empty local part"
+        if domain.find(".") < 1:
+            return "", "domain without a dot"
+        if domain.endswith(".") or ".." in domain:
+            return "", "malformed domain"
+        if " " in s:
+            return "", "whitespace inside"
+        if policy.strip_plus_tags:
+            plus = local.find("+")
+            if plus > 0 and (plus_domains is None or domain in plus_domains):
+                local = local[:plus]
+        if domain in dotless:
+            local = local.replace(".", "")
+        note = f"likely typo of {typos[domain]}" if domain in typos else ""
+        return (f"{local}@{domain}" if local else ""), note
+
+    value, note = map_values(raw, one)
+    present = np.char.str_len(np.char.strip(raw)) > 0 if raw.dtype.kind == "U" else raw != ""
+    return _finish(value, value != "", present, note)
 
 
 @attrs.frozen(kw_only=True)
@@ -238,7 +238,7 @@ def normalize_phone(values: Any, *, default_region: str = "DE", region: Any = No
     must have 8-15 digits (and, for a known country code, a national length that fits). Anything
     else is invalid and says why in ``note``.
 
-    Example:
+    Examples:
         >>> n = normalize_phone(["030 1234567", "+49 (30) 1234-567", "0049301234567", "12"])
         >>> n.value.tolist(), n.valid.tolist()
         (['+49301234567', '+49301234567', '+49301234567', ''], [True, True, True, False])
@@ -249,53 +249,65 @@ def normalize_phone(values: Any, *, default_region: str = "DE", region: Any = No
         raise InvalidInputError(
             f"default_region: unknown region {default_region!r}. Use one of {phone_regions()}."
         )
-    raw = np.char.strip(as_text("phone", values))
+    raw = as_text("phone", values)
     if raw.size == 0:
         return _empty()
     n = raw.size
-    present = raw != ""
-    regions = np.full(n, default_region, dtype="<U2")
-    if region is not None:
+    if region is None:
+        regions = np.full(n, default_region, dtype="<U2")
+    else:
         given = np.char.upper(np.char.strip(as_text("region", region)))
         v.same_length(phone=raw, region=given)
-        known = np.isin(given, list(_REGIONS))
-        regions = np.where(known, given, regions)
-    digits = digits_only(raw)
-    intl = np.char.startswith(raw, "+")
-    double0 = ~intl & np.char.startswith(digits, "00")
-    digits = np.where(double0, np.char.lstrip(digits, "0"), digits)
-    intl |= double0
-    ndig = np.char.str_len(digits)
-    e164 = np.full(n, "", dtype=f"<U{max(int(ndig.max(initial=0)) + 4, 1)}")
-    ok = np.zeros(n, bool)
-    note = np.full(n, "", dtype="<U40")
-    letters = np.char.str_len(np.char.strip(np.char.lower(raw), "0123456789 +-()./")) > 0
-    # international numbers: check the length and, for known codes, the national length
-    ok_i = intl & (ndig >= 8) & (ndig <= 15) & ~np.char.startswith(digits, "0")
-    for reg in _REGIONS.values():
-        mine = intl & np.char.startswith(digits, reg.code)
-        rest = ndig - len(reg.code)
-        ok_i &= ~mine | np.isin(rest, reg.lengths)
-    e164 = np.where(ok_i, digits, e164)
-    ok |= ok_i
-    # national numbers: strip the trunk prefix of the region and prefix its country code
-    for code in np.unique(regions[~intl & present]).tolist():
-        reg = _REGIONS[code]
-        mine = ~intl & present & (regions == code)
-        nat = digits
-        if reg.trunk:
-            has_trunk = np.char.startswith(nat, reg.trunk)
-            if reg.trunk != "0":  # NANP: the leading 1 is a trunk prefix only on 11 digits
-                has_trunk &= np.isin(np.char.str_len(nat) - len(reg.trunk), reg.lengths)
-            nat = np.where(has_trunk, np.char.lstrip(nat, reg.trunk), nat)
-        good = mine & np.isin(np.char.str_len(nat), reg.lengths)
-        e164 = np.where(good, np.char.add(reg.code, nat), e164)
-        ok |= good
-    ok &= ~letters
-    note[present & letters] = "letters inside"
-    note[present & ~ok & ~letters] = "not a valid number for its region"
-    value = np.char.add("+", e164)
-    return _finish(value, ok, present, note)
+        regions = np.where(np.isin(given, list(_REGIONS)), given, default_region).astype("<U2")
+    if (regions == regions[0]).all():
+        prefix = f"{regions[0]}\x1f"
+        value, note = map_values(raw, lambda text: _phone_one(prefix + text))
+    else:
+        keyed = np.char.add(np.char.add(regions, "\x1f"), raw)
+        value, note = map_values(keyed, _phone_one)
+    present = np.char.str_len(np.char.strip(raw)) > 0
+    return _finish(value, value != "", present, note)
+
+
+_NOT_DIGIT = re.compile(r"[^0-9]")
+_CODE_LENGTHS: dict[str, frozenset[int]] = {}
+for _r in _REGIONS.values():
+    _CODE_LENGTHS[_r.code] = _CODE_LENGTHS.get(_r.code, frozenset()) | frozenset(_r.lengths)
+_PHONE_PUNCT = "0123456789 +-()./"
+
+
+def _phone_one(keyed: str) -> tuple[str, str]:
+    """One ``region\x1fnumber`` as (E.164 or "", note)."""
+    code, _, text = keyed.partition("\x1f")
+    raw = text.strip()
+    if not raw:
+        return "", ""
+    if raw.lower().strip(_PHONE_PUNCT):
+        return "", "letters inside"
+    digits = _NOT_DIGIT.sub("", raw)
+    intl = raw.startswith("+")
+    if not intl and digits.startswith("00"):
+        digits, intl = digits.lstrip("0"), True
+    ndig = len(digits)
+    if intl:
+        ok = 8 <= ndig <= 15 and not digits.startswith("0")
+        for k in (1, 2, 3):  # country codes are prefix-free
+            lengths = _CODE_LENGTHS.get(digits[:k])
+            if lengths is not None:
+                ok = ok and ndig - k in lengths
+                break
+        return ("+" + digits, "") if ok else ("", "not a valid number for its region")
+    reg = _REGIONS[code]
+    nat = digits
+    if (
+        reg.trunk
+        and nat.startswith(reg.trunk)
+        and (reg.trunk == "0" or len(nat) - len(reg.trunk) in reg.lengths)
+    ):
+        nat = nat.lstrip(reg.trunk)
+    if len(nat) in reg.lengths:
+        return "+" + reg.code + nat, ""
+    return "", "not a valid number for its region"
 
 
 _NAME_DROP = re.compile(r"[^a-z\s'-]")
@@ -315,7 +327,7 @@ def normalize_name(values: Any, *, use_nicknames: bool = False) -> Normalized:
     given name (``william``) from the package's nickname table, so first names compare as people.
     A name without letters is invalid.
 
-    Example:
+    Examples:
         >>> normalize_name([" José-María ", "O'Brien"]).value.tolist()
         ['jose maria', 'o brien']
         >>> normalize_name(["Bill", "Liz"], use_nicknames=True).value.tolist()
@@ -392,7 +404,7 @@ def normalize_address(values: Any) -> Normalized:
     street names are split (``Hauptstraße`` → ``haupt st``). A line without letters or digits is
     invalid.
 
-    Example:
+    Examples:
         >>> normalize_address(["12 High Street, Apt. 4", "12 high st #4"]).value.tolist()
         ['12 high st unit 4', '12 high st unit 4']
         >>> normalize_address(["Hauptstraße 5"]).value.tolist()
@@ -429,7 +441,7 @@ def normalize_postcode(values: Any, *, country: Any = None) -> Normalized:
     CH,
     BE, DK); other countries accept 3-10 letters or digits. A US ZIP+4 keeps its first five digits.
 
-    Example:
+    Examples:
         >>> n = normalize_postcode(["ls1 1aa", "10115", "9021"], country=["GB", "DE", "DE"])
         >>> n.value.tolist(), n.valid.tolist()
         (['LS11AA', '10115', ''], [True, True, False])
@@ -469,7 +481,7 @@ def normalize_birth_date(
     Dates before ``earliest`` (which catches the common 1900-01-01 filler) or after ``latest``, and
     the ``placeholders``, are invalid.
 
-    Example:
+    Examples:
         >>> n = normalize_birth_date(["1984-02-29", "1985-02-29", "1900-01-01", ""])
         >>> n.value.tolist(), n.note.tolist()
         (['1984-02-29', '', '', ''], ['', 'not an ISO date', 'out of range', ''])

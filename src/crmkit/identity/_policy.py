@@ -101,9 +101,14 @@ class IdentifierPolicy:
     human must-link overrides). Blocked values never link: ``blocked_values`` (exact),
     ``blocked_prefixes``/``blocked_suffixes`` and ``blocked_patterns`` (regex, full match).
     ``scored``: the rule has no key of its own; its links come with a score from a matcher (e.g.
-    Fellegi–Sunter) and those below ``min_score`` are ignored.
+    Fellegi–Sunter) and those below ``min_score`` are ignored. ``corroborate``: normalized fields
+    (e.g. ``("first_name",)``) that guard a shared value: a value seen with several distinct
+    corroborating values (a household phone or inbox, detected by that cardinality) links only
+    records that agree on them, and records without them are not linked by it. Names are compared
+    on their initial after nickname folding (Bob/Robert, Ann/Anne and typos after the first letter
+    agree; Anna/Ben do not).
 
-    Example:
+    Examples:
         >>> p = IdentifierPolicy(kind="loyalty_card", priority=1, limit=1, immutable=True)
         >>> p.fields
         ('loyalty_card',)
@@ -121,10 +126,12 @@ class IdentifierPolicy:
     blocked_patterns: tuple[str, ...] = attrs.field(converter=_tuple, default=())
     min_score: float = 0.0
     scored: bool = False
+    corroborate: tuple[str, ...] = attrs.field(converter=_tuple, default=())
 
     def __attrs_post_init__(self) -> None:
         if self.scored:
             object.__setattr__(self, "fields", ())
+            object.__setattr__(self, "corroborate", ())
         elif not self.fields:
             object.__setattr__(self, "fields", (self.kind,))
         if self.limit is not None and self.limit < 1:
@@ -158,7 +165,7 @@ class StitchingPolicy:
     of one entity (None: no cap); ``email`` holds the provider rules; ``default_region`` reads
     national phone numbers (a record's ``country`` overrides it).
 
-    Example:
+    Examples:
         >>> policy = StitchingPolicy.default()
         >>> first = policy.ordered()[:3]
         >>> tuple((p.kind, p.limit) for p in first)
@@ -179,6 +186,12 @@ class StitchingPolicy:
         if dup:
             raise InvalidInputError(
                 f"StitchingPolicy.identifiers: kinds {dup} appear twice. Give each kind once."
+            )
+        odd = sorted({f for p in self.identifiers for f in p.corroborate} - set(FIELDS))
+        if odd:
+            raise InvalidInputError(
+                f"StitchingPolicy.identifiers: corroborate names {odd}, which are not standard "
+                f"fields. Use some of {list(FIELDS)}."
             )
         if self.max_entity_size is not None and self.max_entity_size < 2:
             raise InvalidInputError(
@@ -213,9 +226,10 @@ class StitchingPolicy:
     @classmethod
     def default(cls) -> StitchingPolicy:
         """Blocked values, limits (customer_id 1 ever, loyalty_card 1, email 5, phone 3), merge
-        protection (immutable customer ids, at most 50 records per entity), two composite rules
-        (name + birth date, name + street + postcode) and the scored rule ``fellegi_sunter`` of
-        probabilistic links (match probability >= 0.99)."""
+        protection (immutable customer ids, at most 50 records per entity, a shared email or phone
+        links only records with the same first initial), two composite rules (name + birth date,
+        name + street + postcode) and the scored rule ``fellegi_sunter`` of probabilistic links
+        (match probability >= 0.99)."""
         common = PLACEHOLDERS
         return cls(
             identifiers=(
@@ -229,12 +243,14 @@ class StitchingPolicy:
                     limit=5,
                     blocked_prefixes=_EMAIL_PREFIXES,
                     blocked_suffixes=_EMAIL_SUFFIXES,
+                    corroborate=("first_name",),
                 ),
                 IdentifierPolicy(
                     kind="phone",
                     priority=3,
                     limit=3,
                     blocked_patterns=(r"\+\d{1,3}(\d)\1+", r"\+\d{1,3}0?123456789?0?"),
+                    corroborate=("first_name",),
                 ),
                 IdentifierPolicy(
                     kind="name_dob", fields=("first_name", "last_name", "birth_date"), priority=4

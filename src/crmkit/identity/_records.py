@@ -23,14 +23,20 @@ from crmkit.identity._normalize import (
     normalize_postcode,
 )
 from crmkit.identity._policy import FIELDS, PLACEHOLDERS, IdentifierPolicy, StitchingPolicy
-from crmkit.identity._text import as_text, map_unique
+from crmkit.identity._text import as_text, compact, hash_text
 from crmkit.model import SourceRecord
 
-__all__ = ["KEY_SEP", "Keys", "RecordTable", "compute_keys", "read_records"]
+__all__ = ["KEY_SEP", "Field", "Keys", "RecordTable", "compute_keys", "key_text", "read_records"]
 
 StrArray = npt.NDArray[np.str_]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 KEY_SEP = "|"
 _KNOWN = ("record_id", "source", "observed_at", *FIELDS)
+_NAMES = frozenset({"first_name", "last_name"})
+#: Letters of a name that corroboration compares: the initial, after nickname folding (tolerates
+#: typos and variants such as Ann/Anne; measured best on the synthetic shop's truth).
+CORROBORATE_LETTERS = 1
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -88,7 +94,7 @@ def _from_source_records(records: Sequence[SourceRecord], extra: Sequence[str]) 
                     f"{found[:3]}). Give one value per kind and record."
                 )
             vals.append(found[0] if found else "")
-        text[kind] = np.array(vals, dtype=str)
+        text[kind] = compact(np.array(vals, dtype=str))
     return RecordTable(
         record_id=cols.record_id, source=cols.source, observed_at=cols.observed_at, text=text
     )
@@ -126,7 +132,7 @@ def _from_mapping(columns: Mapping[str, Any], extra: Sequence[str]) -> RecordTab
         )
     if not columns:
         raise InvalidInputError("records: no columns. Pass at least record_id and one field.")
-    text = {k: as_text(k, columns[k]) for k in columns if k not in ("observed_at",)}
+    text = {k: compact(as_text(k, columns[k])) for k in columns if k not in ("observed_at",)}
     n = v.same_length(**dict(text.items()))
     if "record_id" in text:
         rid = text.pop("record_id")
@@ -177,42 +183,74 @@ def read_records(records: Any, policy: StitchingPolicy) -> RecordTable:
 
 
 @attrs.frozen(kw_only=True, eq=False)
-class Keys:
-    """Per rule: the identifier key of every record (``""`` = none) and what was blocked."""
+class Field:
+    """One normalized field as the graph keeps it: value, validity and presence (no notes)."""
 
-    key: Mapping[str, StrArray]
-    blocked: Mapping[str, StrArray]  # the blocked value, "" otherwise
-    fields: Mapping[str, Normalized]
+    value: StrArray
+    valid: BoolArray
+    present: BoolArray
+
+    def take(self, index: Any) -> Field:
+        return Field(value=self.value[index], valid=self.valid[index], present=self.present[index])
+
+    @staticmethod
+    def concat(a: Field, b: Field) -> Field:
+        return Field(
+            value=np.concatenate([a.value, b.value]),
+            valid=np.concatenate([a.valid, b.valid]),
+            present=np.concatenate([a.present, b.present]),
+        )
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class Keys:
+    """Per rule: an int64 code of every record's identifier key (-1: none) and whether a blocked
+    value was set aside; per field: the normalized values (from which key texts are rebuilt).
+
+    Codes are 63-bit hashes of the normalized key, so they agree between batches and graphs
+    without a shared vocabulary; all grouping works on them.
+    """
+
+    code: Mapping[str, IntArray]
+    blocked_mask: Mapping[str, BoolArray]
+    fields: Mapping[str, Field]
+    support: Mapping[str, IntArray]  # per rule with corroboration: code of those fields (-1: none)
+    policy: StitchingPolicy
+
+    @property
+    def blocked(self) -> Mapping[str, StrArray]:
+        """Per rule: the blocked key text where a value was blocked, ``""`` otherwise (rebuilt
+        from the normalized fields on each access)."""
+        out: dict[str, StrArray] = {}
+        for kind, mask in self.blocked_mask.items():
+            text = np.full(mask.size, "", dtype="<U1")
+            if mask.any():
+                sel = np.flatnonzero(mask)
+                hit = key_text(self.fields, self.policy.get(kind), sel)
+                text = text.astype(hit.dtype)
+                text[sel] = hit
+            out[kind] = text
+        return out
 
     def take(self, index: Any) -> Keys:
         return Keys(
-            key={k: a[index] for k, a in self.key.items()},
-            blocked={k: a[index] for k, a in self.blocked.items()},
-            fields={
-                k: Normalized(
-                    value=n.value[index],
-                    valid=n.valid[index],
-                    present=n.present[index],
-                    note=n.note[index],
-                )
-                for k, n in self.fields.items()
-            },
+            support={k: a[index] for k, a in self.support.items()},
+            code={k: a[index] for k, a in self.code.items()},
+            blocked_mask={k: a[index] for k, a in self.blocked_mask.items()},
+            policy=self.policy,
+            fields={k: f.take(index) for k, f in self.fields.items()},
         )
 
     @staticmethod
     def concat(a: Keys, b: Keys) -> Keys:
         return Keys(
-            key={k: np.concatenate([a.key[k], b.key[k]]) for k in a.key},
-            blocked={k: np.concatenate([a.blocked[k], b.blocked[k]]) for k in a.blocked},
-            fields={
-                k: Normalized(
-                    value=np.concatenate([a.fields[k].value, b.fields[k].value]),
-                    valid=np.concatenate([a.fields[k].valid, b.fields[k].valid]),
-                    present=np.concatenate([a.fields[k].present, b.fields[k].present]),
-                    note=np.concatenate([a.fields[k].note, b.fields[k].note]),
-                )
-                for k in a.fields
+            support={k: np.concatenate([a.support[k], b.support[k]]) for k in a.support},
+            code={k: np.concatenate([a.code[k], b.code[k]]) for k in a.code},
+            blocked_mask={
+                k: np.concatenate([a.blocked_mask[k], b.blocked_mask[k]]) for k in a.blocked_mask
             },
+            policy=a.policy,
+            fields={k: Field.concat(a.fields[k], b.fields[k]) for k in a.fields},
         )
 
 
@@ -239,49 +277,98 @@ def normalize_fields(table: RecordTable, policy: StitchingPolicy) -> dict[str, N
     return out
 
 
-def _blocked_mask(keys: StrArray, p: IdentifierPolicy, placeholders: bool) -> npt.NDArray[np.bool_]:
-    has = keys != ""
-    mask = np.zeros(keys.size, bool)
-    if placeholders:
-        low = np.char.lower(keys)
-        mask |= np.isin(low, sorted(PLACEHOLDERS))
-        mask |= has & (np.char.strip(keys, "0-._+ |") == "")
-    if p.blocked_values:
-        mask |= np.isin(keys, sorted(p.blocked_values))
-    for prefix in p.blocked_prefixes:
-        mask |= np.char.startswith(keys, prefix)
-    for suffix in p.blocked_suffixes:
-        mask |= np.char.endswith(keys, suffix)
-    if p.blocked_patterns:
-        rx = re.compile("|".join(f"(?:{q})" for q in p.blocked_patterns))
-        mask |= map_unique(keys, lambda s: bool(s) and rx.fullmatch(s) is not None, dtype=bool)
-    out: npt.NDArray[np.bool_] = mask & has
-    return out
+def _blocked_mask(keys: StrArray, p: IdentifierPolicy, placeholders: bool) -> BoolArray:
+    """Which keys the policy blocks, checked once per distinct key in one pass of C-level string
+    methods (prefixes and suffixes as tuples, patterns as one compiled regex)."""
+    prefixes, suffixes = tuple(p.blocked_prefixes), tuple(p.blocked_suffixes)
+    values = p.blocked_values
+    rx = (
+        re.compile("|".join(f"(?:{q})" for q in p.blocked_patterns)) if p.blocked_patterns else None
+    )
+    ph = PLACEHOLDERS if placeholders else frozenset()
+    junk = "0-._+ |"
+
+    def bad(s: str) -> bool:
+        if not s:
+            return False
+        return (
+            (placeholders and (s.lower() in ph or not s.strip(junk)))
+            or s in values
+            or (bool(prefixes) and s.startswith(prefixes))
+            or (bool(suffixes) and s.endswith(suffixes))
+            or (rx is not None and rx.fullmatch(s) is not None)
+        )
+
+    memo: dict[str, bool] = {}
+    flags = [memo[s] if s in memo else memo.setdefault(s, bad(s)) for s in keys.tolist()]
+    return np.array(flags, dtype=bool).reshape(keys.shape)
+
+
+def key_text(
+    fields: Mapping[str, Field], p: IdentifierPolicy, index: Any = slice(None)
+) -> StrArray:
+    """The normalized key text of rule ``p`` for the records at ``index`` (``""``: no key)."""
+    ok: BoolArray | None = None
+    key: StrArray | None = None
+    for f in p.fields:
+        fv = fields[f]
+        val, good = fv.value[index], fv.valid[index]
+        ok = good if ok is None else ok & good
+        key = val if key is None else np.char.add(np.char.add(key, KEY_SEP), val)
+    if key is None or ok is None:
+        size = next(iter(fields.values())).value[index].size if fields else 0
+        return np.full(size, "", dtype="<U1")
+    out: StrArray = np.where(ok, key, "")
+    return out if out.size else out.astype("<U1")
+
+
+def _combine(
+    hashes: Mapping[str, npt.NDArray[np.uint64]],
+    fields: Mapping[str, Field],
+    names: tuple[str, ...],
+    n: int,
+) -> tuple[IntArray, BoolArray]:
+    """A 63-bit code of the values of ``names`` together, and whether all of them are valid."""
+    ok = np.ones(n, bool)
+    h = np.full(n, np.uint64(len(names)), dtype=np.uint64)
+    for j, f in enumerate(names):
+        ok &= fields[f].valid
+        h = hashes[f] ^ ((h << np.uint64(7 + j)) | (h >> np.uint64(57 - j)))
+        h = h * np.uint64(0x9E3779B97F4A7C15)
+    return (h >> np.uint64(1)).astype(np.int64), ok
 
 
 def compute_keys(table: RecordTable, policy: StitchingPolicy) -> Keys:
-    """The key of every rule for every record, with blocked values set aside."""
-    fields = normalize_fields(table, policy)
-    keys: dict[str, StrArray] = {}
-    blocked: dict[str, StrArray] = {}
+    """The key code of every rule for every record, with blocked values set aside."""
+    norm = normalize_fields(table, policy)
+    fields = {
+        k: Field(value=compact(n.value), valid=n.valid, present=n.present) for k, n in norm.items()
+    }
+    codes: dict[str, IntArray] = {}
+    blocked: dict[str, BoolArray] = {}
+    support: dict[str, IntArray] = {}
     n = len(table)
+    hashes = {k: hash_text(f.value) for k, f in fields.items()}
+    prefix_hashes = {
+        k: hash_text(f.value.astype(f"<U{CORROBORATE_LETTERS}")) if k in _NAMES else hashes[k]
+        for k, f in fields.items()
+    }
     for p in policy.ordered():
         if p.scored:  # its links come from a matcher, with scores
-            keys[p.kind] = np.full(n, "", dtype="<U1")
-            blocked[p.kind] = np.full(n, "", dtype="<U1")
+            codes[p.kind] = np.full(n, -1, np.int64)
+            blocked[p.kind] = np.zeros(n, bool)
             continue
-        ok = np.ones(n, bool)
-        key: StrArray | None = None
-        for f in p.fields:
-            ok &= fields[f].valid
-            key = (
-                fields[f].value
-                if key is None
-                else np.char.add(np.char.add(key, KEY_SEP), fields[f].value)
-            )
-        assert key is not None
-        key = np.where(ok, key, "")
-        bad = _blocked_mask(key, p, policy.block_placeholders)
-        blocked[p.kind] = np.where(bad, key, "").astype(key.dtype if key.size else "<U1")
-        keys[p.kind] = np.where(bad, "", key).astype(key.dtype if key.size else "<U1")
-    return Keys(key=keys, blocked=blocked, fields=fields)
+        code, ok = _combine(hashes, fields, p.fields, n)
+        if p.corroborate:
+            sup, sup_ok = _combine(prefix_hashes, fields, p.corroborate, n)
+            support[p.kind] = np.where(sup_ok, sup, -1)
+        bad = np.zeros(n, bool)
+        explicit = (
+            p.blocked_values or p.blocked_prefixes or p.blocked_suffixes or p.blocked_patterns
+        )
+        if ok.any() and (explicit or len(p.fields) == 1):  # placeholders: single fields only
+            sel = np.flatnonzero(ok)
+            bad[sel] = _blocked_mask(key_text(fields, p, sel), p, policy.block_placeholders)
+        blocked[p.kind] = bad
+        codes[p.kind] = np.where(ok & ~bad, code, -1)
+    return Keys(code=codes, blocked_mask=blocked, fields=fields, support=support, policy=policy)

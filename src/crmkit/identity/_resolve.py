@@ -24,7 +24,7 @@ class Resolution:
     the input order, the ``links`` with their rules and evidence, and the ``graph`` to resolve new
     records against later.
 
-    Example:
+    Examples:
         >>> res = resolve({"record_id": ["a", "b", "c"],
         ...                "phone": ["030 1234567", "", "+49301234567"]})
         >>> res.entity_id.tolist(), res.n_entities
@@ -66,7 +66,7 @@ def resolve(
     [`crmkit.identity.linkage`][crmkit.identity.linkage]) when the policy declares the scored rule
     ``fellegi_sunter`` and the graph holds enough records to train on.
 
-    Example:
+    Examples:
         >>> res = resolve({"record_id": ["web:1", "shop:9", "pos:3"],
         ...                "email": ["Ann.Lee+shop@gmail.com", "annlee@gmail.com", "bob@x.org"]})
         >>> res.entity_id.tolist()

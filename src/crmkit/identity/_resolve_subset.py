@@ -9,14 +9,22 @@ import numpy as np
 import numpy.typing as npt
 
 from crmkit.identity._audit import DecisionKind
-from crmkit.identity._cluster import MUST_LINK, EdgeSet, cluster, key_edges
+from crmkit.identity._cluster import (
+    MUST_LINK,
+    EdgeSet,
+    cluster,
+    components,
+    corroborated,
+    key_edges,
+)
 from crmkit.identity._decide import separations_of
+from crmkit.identity._records import key_text
 
 if TYPE_CHECKING:
     from crmkit.identity._audit import AuditLog
     from crmkit.identity._graph import IdentityGraph, _Edges
 
-__all__ = ["resolve_subset"]
+__all__ = ["edge_evidence", "resolve_subset"]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -37,9 +45,17 @@ def resolve_subset(graph: IdentityGraph, idx: IntArray, *, changed: IntArray) ->
     rank = np.empty(m, np.int64)
     rank[np.argsort(rid, kind="stable")] = np.arange(m)
     times = _times_us(graph.records.observed_at[idx])
-    rules = [p.kind for p in policy.ordered()]
-    keys = {k: graph.keys.key[k][idx] for k in rules}
-    edges, codes = key_edges(keys, rules, rank)
+    ordered = policy.ordered()
+    rules = [p.kind for p in ordered]
+    codes = {r: graph.keys.code[k][idx] for r, k in enumerate(rules)}
+    link = {
+        r: corroborated(codes[r], graph.keys.support[k][idx]) if k in graph.keys.support
+        else codes[r]
+        for r, k in enumerate(rules)
+    }  # fmt: skip
+    edges = key_edges(link, rank)
+    # the unit of re-resolution: records sharing any value, whatever corroboration decides
+    guarded = key_edges({r: codes[r] for r, k in enumerate(rules) if k in graph.keys.support}, rank)
     parts = [edges]
     # scored links from matchers
     sc = graph.scored
@@ -76,6 +92,9 @@ def resolve_subset(graph: IdentityGraph, idx: IntArray, *, changed: IntArray) ->
         policy=policy,
         rules=rules,
     )
+    comp = components(
+        m, np.concatenate([all_edges.a, guarded.a]), np.concatenate([all_edges.b, guarded.b])
+    )
     names = np.array([*rules, "must_link"], dtype=str)
     new_eid = rid[cl.root]
     ea, eb = all_edges.a, all_edges.b
@@ -93,10 +112,14 @@ def resolve_subset(graph: IdentityGraph, idx: IntArray, *, changed: IntArray) ->
     before = old_edges.keep(in_subset)
     kept = old_edges.keep(~in_subset)
     audit = _audit(graph, idx, rid, new_eid, new_edges, before, changed)
+    min_rank = np.full(m, np.iinfo(np.int64).max, np.int64)
+    np.minimum.at(min_rank, comp, rank)
+    by_rank = np.empty(m, np.int64)
+    by_rank[rank] = np.arange(m)
     return attrs.evolve(
         graph,
         entity_id=_put(graph.entity_id, idx, new_eid),
-        component=_put(graph.component, idx, idx[cl.component]),
+        component=_put(graph.component, idx, idx[by_rank[min_rank[comp]]]),
         edges=kept.plus(new_edges).plus(weak),
         audit=audit,
     )
@@ -127,7 +150,7 @@ def _audit(
         record_b=all_rid[edges.b[merge]],
         rule=edges.rule[merge],
         reason=np.char.add("linked by ", edges.rule[merge]),
-        evidence=edges.evidence[merge],
+        evidence=edge_evidence(graph, edges.keep(merge)),
     )
     old = old_eid != ""
     if old.any():
@@ -148,17 +171,17 @@ def _audit(
     refused = ~edges.accepted
     if refused.any():
         ref = np.flatnonzero(refused)
-        sig = np.char.add(
-            np.char.add(np.char.add(all_rid[edges.a[ref]], "|"), all_rid[edges.b[ref]]), "|"
-        )
-        sig = np.char.add(sig, edges.rule[ref])
-        prev = ~before.accepted
-        psig = np.char.add(
-            np.char.add(np.char.add(all_rid[before.a[prev]], "|"), all_rid[before.b[prev]]), "|"
-        )
-        psig = np.char.add(psig, before.rule[prev])
+        prev = np.flatnonzero(~before.accepted)
+        kinds = np.unique(np.concatenate([edges.rule[ref], before.rule[prev]]))
+        n_all = np.int64(all_rid.size)
+
+        def sig(e: _Edges, sel: IntArray) -> IntArray:
+            r = np.searchsorted(kinds, e.rule[sel]).astype(np.int64)
+            out: IntArray = (e.a[sel] * n_all + e.b[sel]) * np.int64(kinds.size) + r
+            return out
+
         new_ref = np.zeros(refused.size, bool)
-        new_ref[ref] = ~np.isin(sig, psig)
+        new_ref[ref] = ~np.isin(sig(edges, ref), sig(before, prev))
         log = log.append(
             batch,
             action=np.full(int(new_ref.sum()), "limit"),
@@ -167,23 +190,45 @@ def _audit(
             record_b=all_rid[edges.b[new_ref]],
             rule=edges.rule[new_ref],
             reason=edges.refusal[new_ref],
-            evidence=edges.evidence[new_ref],
+            evidence=edge_evidence(graph, edges.keep(new_ref)),
         )
     if changed.size:
         ch_local = np.searchsorted(idx, changed)
-        for kind, blocked in graph.keys.blocked.items():
-            vals = blocked[changed]
-            hit = vals != ""
+        for kind, blocked in graph.keys.blocked_mask.items():
+            hit = blocked[changed]
             if not hit.any():
                 continue
+            at = changed[hit]
             log = log.append(
                 batch,
-                action=np.full(int(hit.sum()), "blocked"),
+                action=np.full(at.size, "blocked"),
                 entity_id=new_eid[ch_local[hit]],
-                record_a=all_rid[changed[hit]],
-                record_b=np.full(int(hit.sum()), ""),
-                rule=np.full(int(hit.sum()), kind),
-                reason=np.full(int(hit.sum()), "blocked value never links"),
-                evidence=vals[hit],
+                record_a=all_rid[at],
+                record_b=np.full(at.size, ""),
+                rule=np.full(at.size, kind),
+                reason=np.full(at.size, "blocked value never links"),
+                evidence=key_text(graph.keys.fields, graph.policy.get(kind), at),
             )
     return log
+
+
+def edge_evidence(graph: IdentityGraph, edges: _Edges) -> npt.NDArray[np.str_]:
+    """The evidence of each link: the shared normalized key for key rules (rebuilt from the
+    normalized fields), the matcher's reason or the decision for the others."""
+    out = edges.evidence
+    if out.size == 0:
+        return out.astype("<U1")
+    parts: list[tuple[IntArray, npt.NDArray[np.str_]]] = []
+    for p in graph.policy.identifiers:
+        if p.scored:
+            continue
+        sel = np.flatnonzero(edges.rule == p.kind)
+        if sel.size:
+            parts.append((sel, key_text(graph.keys.fields, p, edges.b[sel])))
+    if not parts:
+        return out
+    width = max([out.dtype.itemsize // 4] + [t.dtype.itemsize // 4 for _, t in parts])
+    out = out.astype(f"<U{max(width, 1)}")
+    for sel, text in parts:
+        out[sel] = text
+    return out

@@ -11,7 +11,16 @@ import numpy.typing as npt
 
 from crmkit import _validation as v
 
-__all__ = ["as_text", "digits_only", "map_unique", "slice_text", "strip_accents"]
+__all__ = [
+    "as_text",
+    "compact",
+    "digits_only",
+    "hash_text",
+    "map_unique",
+    "map_values",
+    "slice_text",
+    "strip_accents",
+]
 
 StrArray = npt.NDArray[np.str_]
 
@@ -74,12 +83,73 @@ def slice_text(
 
 
 def map_unique(arr: StrArray, fn: Callable[[str], Any], dtype: Any = str) -> np.ndarray[Any, Any]:
-    """``fn`` applied once per distinct value and broadcast back (names and places repeat)."""
+    """``fn`` applied once per distinct value and broadcast back (names and places repeat).
+
+    Distinct values are found with a dictionary in one pass (no sort), so the cost is one
+    dictionary lookup per value plus one call of ``fn`` per distinct value.
+    """
     if arr.size == 0:
         return np.empty(0, dtype=dtype if dtype is not str else "<U1")
-    uniq, inverse = np.unique(arr, return_inverse=True)
-    mapped = np.array([fn(str(u)) for u in uniq], dtype=dtype)
-    return mapped[inverse.reshape(-1)]
+    memo: dict[str, Any] = {}
+    out = [memo[s] if s in memo else memo.setdefault(s, fn(s)) for s in arr.tolist()]
+    res = np.array(out, dtype=dtype)
+    return compact(res) if res.dtype.kind == "U" else res
+
+
+def map_values(arr: StrArray, fn: Callable[[str], tuple[str, str]]) -> tuple[StrArray, StrArray]:
+    """``fn`` (returning a value and a note) applied once per distinct string of ``arr``."""
+    if arr.size == 0:
+        e = np.empty(0, "<U1")
+        return e, e.copy()
+    memo: dict[str, tuple[str, str]] = {}
+    out = [memo[s] if s in memo else memo.setdefault(s, fn(s)) for s in arr.tolist()]
+    value = compact(np.array([o[0] for o in out], dtype=str))
+    note = compact(np.array([o[1] for o in out], dtype=str))
+    return value, note
+
+
+def compact(arr: StrArray) -> StrArray:
+    """``arr`` with the narrowest unicode width that holds its longest value (saves memory)."""
+    if arr.dtype.kind != "U":
+        return arr
+    width = int(np.char.str_len(arr).max(initial=0)) if arr.size else 0
+    width = max(width, 1)
+    if width * 4 >= arr.dtype.itemsize:
+        return arr
+    return arr.astype(f"<U{width}")
+
+
+_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def _mix(h: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """The splitmix64 finalizer (a bijection of 64-bit integers that spreads every bit)."""
+    h = h ^ (h >> np.uint64(30))
+    h = h * np.uint64(0xBF58476D1CE4E5B9)
+    h = h ^ (h >> np.uint64(27))
+    h = h * np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
+
+
+def hash_text(arr: StrArray, seed: int = 0) -> npt.NDArray[np.uint64]:
+    """A 64-bit hash of every string, independent of the array's width (vectorized).
+
+    Two different strings collide with probability about 2**-64 per pair; among ten million
+    distinct values the chance of any collision is below 3e-6.
+    """
+    n = arr.size
+    h = np.full(n, np.uint64(0x9E3779B97F4A7C15) ^ np.uint64(seed), dtype=np.uint64)
+    if n == 0:
+        return h
+    cp = _codepoints(arr)
+    prime = np.uint64(0x100000001B3)  # FNV-1a over code points, then a full mix
+    for j in range(cp.shape[1]):
+        c = cp[:, j]
+        live = c != 0
+        if not live.any():
+            break
+        h = np.where(live, (h ^ c.astype(np.uint64)) * prime, h)
+    return _mix(h ^ np.uint64(0xD6E8FEB86659FD93))
 
 
 def strip_accents(text: str) -> str:

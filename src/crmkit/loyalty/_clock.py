@@ -56,7 +56,7 @@ class ProgramClock:
     Local days end at local midnight; the first instant of the next local day is the exclusive
     end used for expiry (``t < expires_at`` means still valid).
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> clock = ProgramClock(timezone="Europe/Berlin")
         >>> t = dt.datetime(2024, 3, 31, 22, 30, tzinfo=dt.UTC)   # already April 1st in Berlin

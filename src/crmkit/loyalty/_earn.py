@@ -31,7 +31,7 @@ class EarnColumns:
     ``uncapped`` the points before the period cap; ``expires_at`` each lot's expiry (NaT: never,
     or no expiry rule given).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> oc = OrderColumns.from_arrays(order_id=["o1", "o2"], customer_id=["a", "a"],
         ...     placed_at=np.array(["2024-01-05", "2024-01-09"], "datetime64[us]"),
@@ -62,7 +62,7 @@ def member_codes(customer_id: Any) -> tuple[npt.NDArray[np.str_], IntArray]:
     Hot paths take these codes; compute them once per batch (sorting strings is the costly
     part of any grouped computation over string ids).
 
-    Example:
+    Examples:
         >>> ids, codes = member_codes(["b", "a", "b"])
         >>> ids.tolist(), codes.tolist()
         (['a', 'b'], [1, 0, 1])
@@ -195,7 +195,7 @@ def earn_points(
     multipliers, per-item points and the exclusion of discounted lines. With an ``expiry`` rule,
     each row's lot expiry is computed in the same pass (``EarnColumns.expires_at``).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> oc = OrderColumns.from_arrays(order_id=["o1", "o2", "o3"], customer_id=["a"] * 3,
         ...     placed_at=np.array(["2024-01-05", "2024-01-09", "2024-02-01"], "datetime64[us]"),
@@ -296,7 +296,7 @@ def points_for_order(
 
     ``earned_in_period`` is what the member already earned from orders in the cap's period.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> from crmkit.model import Money, OrderLine
         >>> eur = lambda s: Money.of(s, "EUR")
@@ -347,7 +347,7 @@ def bonus_points(
     Events of anonymous visitors and of types without a rule earn nothing; beyond a rule's
     ``limit`` per member and period, events earn nothing (earliest events win).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> ev = EventColumns.from_arrays(event_id=["e1", "e2", "e3"], customer_id=["a"] * 3,
         ...     type=["review"] * 3,

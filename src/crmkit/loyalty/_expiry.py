@@ -20,7 +20,7 @@ _EPOCH_DATE = dt.date(1970, 1, 1)
 class ExpiryMode(enum.StrEnum):
     """How a lot's expiry date is derived from the local day it was earned.
 
-    Example:
+    Examples:
         >>> ExpiryMode("end_of_month").value
         'end_of_month'
     """
@@ -51,7 +51,7 @@ class ExpiryRule:
     ``expires_at`` is exclusive: points are usable while ``t < expires_at``; it is the local
     midnight that ends the last valid day, as a UTC instant.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> clock = ProgramClock(timezone="Europe/Berlin")
         >>> rule = ExpiryRule(mode="end_of_month", offset=0)

@@ -52,7 +52,7 @@ _NEVER = dt.datetime.max.replace(tzinfo=dt.UTC)
 class InsufficientPointsError(InvalidInputError):
     """A burn, transfer or negative adjustment asks for more points than are usable.
 
-    Example:
+    Examples:
         >>> issubclass(InsufficientPointsError, ValueError)
         True
     """
@@ -67,7 +67,7 @@ class LedgerPolicy:
     balance below zero (carried by a deficit lot that later earnings settle first); otherwise a
     burn beyond the usable balance is refused and a revocation takes what is there.
 
-    Example:
+    Examples:
         >>> policy = LedgerPolicy(clock=ProgramClock(timezone="Europe/Paris"),
         ...                       expiry=ExpiryRule(mode="end_of_year", offset=1),
         ...                       burn_order="soonest_expiring", pending_days=14)
@@ -101,7 +101,7 @@ def _keys(values: Iterable[str]) -> frozenset[str]:
 class MemberAccount:
     """One member's lots, the keys of the operations already applied, and the time of the last.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> acct = MemberAccount.open("m-1")
         >>> out = apply(acct, Earn(key="e1", member_id="m-1", points=100,
@@ -145,7 +145,7 @@ class LedgerOutcome:
     ``shortfall`` is the number of points a revocation could not take back because the balance
     may not go negative; ``replayed`` is True when the key was seen before (nothing changed).
 
-    Example:
+    Examples:
         >>> LedgerOutcome(account=MemberAccount.open("m"), entries=()).replayed
         False
     """
@@ -160,7 +160,7 @@ class LedgerOutcome:
 class TransferOutcome:
     """Both accounts after a transfer and the entries to append (one transaction).
 
-    Example:
+    Examples:
         >>> TransferOutcome(source=MemberAccount.open("a"), target=MemberAccount.open("b"),
         ...                 entries=()).replayed
         False
@@ -333,7 +333,7 @@ def apply(account: MemberAccount, op: Operation, policy: LedgerPolicy) -> Ledger
     operation runs. A key the account has seen returns it unchanged with ``replayed=True``.
     Transfers touch two accounts: use [`apply_transfer`][crmkit.loyalty.apply_transfer].
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> t = dt.datetime(2024, 1, 10, tzinfo=dt.UTC)
         >>> policy = LedgerPolicy()
@@ -465,7 +465,7 @@ def apply_transfer(
     lot per piece (``"<key>/<source lot>"``) with the same ``earned_at``, ``available_from``
     and ``expires_at``. Never overdraws.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> t = dt.datetime(2024, 1, 10, tzinfo=dt.UTC)
         >>> policy = LedgerPolicy(expiry=ExpiryRule(mode="after_days", days=90))
@@ -535,7 +535,7 @@ def balance_at(
     A lot's remaining at ``at`` is the sum of its entries dated ``<= at``; lots past their
     expiry at ``at`` count for nothing even if their expiry entry is written later.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> t = dt.datetime(2024, 1, 10, tzinfo=dt.UTC)
         >>> policy = LedgerPolicy()
@@ -577,7 +577,7 @@ def check_account(
       unless the program allows it;
     * entry ids are unique.
 
-    Example:
+    Examples:
         >>> check_account(MemberAccount.open("m"), [], LedgerPolicy())
     """
     sums: dict[str, int] = {}

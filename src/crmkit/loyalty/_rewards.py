@@ -44,7 +44,7 @@ def issue_codes(n: int, *, length: int = 12, prefix: str = "") -> tuple[str, ...
     A 12-character code carries 60 bits: guessing one of a million live codes takes ~10^12
     tries on average. Codes use an alphabet without look-alike characters.
 
-    Example:
+    Examples:
         >>> codes = issue_codes(3, prefix="SUMMER-")
         >>> len(set(codes)), all(c.startswith("SUMMER-") and len(c) == 19 for c in codes)
         (3, True)
@@ -65,7 +65,7 @@ def issue_codes(n: int, *, length: int = 12, prefix: str = "") -> tuple[str, ...
 class Reward:
     """A catalog item members buy with points.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> Reward(reward_id="tote", name="Tote bag", cost_points=1500, per_member_limit=1,
         ...        valid_from=dt.datetime(2024, 1, 1, tzinfo=dt.UTC)).cost_points
@@ -84,7 +84,7 @@ class Reward:
 class RewardClaim:
     """A reward bought with points: the ledger outcome and the coupon code handed out.
 
-    Example:
+    Examples:
         >>> RewardClaim(reward_id="tote", member_id="m", key="k", code="ABCDEFGH2345",
         ...             ledger=LedgerOutcome(account=MemberAccount.open("m"), entries=())).code
         'ABCDEFGH2345'
@@ -113,7 +113,7 @@ def claim_reward(
     A retry with the same key burns nothing (the ledger replays); pass the code stored with
     the first claim as ``code`` to hand back the same one.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> from crmkit.loyalty import Earn
         >>> t = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
@@ -167,7 +167,7 @@ class Coupon:
 
     ``max_uses=1`` is a single-use code; ``member_id`` binds a code to one member.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> c = Coupon(code="WELCOME10", max_uses=1000, per_member_limit=1,
         ...            valid_from=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
@@ -191,7 +191,7 @@ class Coupon:
 class CouponRedemption:
     """One use of a coupon, under an idempotency key.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> CouponRedemption(code="X", member_id="m", key="order-7",
         ...                  at=dt.datetime(2024, 1, 2, tzinfo=dt.UTC)).key
@@ -208,7 +208,7 @@ class CouponRedemption:
 class CouponState:
     """A coupon and its redemptions so far (what a store keeps per code).
 
-    Example:
+    Examples:
         >>> CouponState(coupon=Coupon(code="X")).uses
         0
     """
@@ -229,7 +229,7 @@ class CouponState:
 def redeem_coupon(state: CouponState, *, member_id: str, key: str, at: dt.datetime) -> CouponState:
     """Redeem a coupon: a pure function; the same key twice redeems once.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> t = dt.datetime(2024, 1, 2, tzinfo=dt.UTC)
         >>> s = CouponState(coupon=Coupon(code="X", max_uses=1))

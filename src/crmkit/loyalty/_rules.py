@@ -62,7 +62,7 @@ def _positive(inst: Any, attr: Any, value: Any) -> None:
 class Rounding(enum.StrEnum):
     """How fractional points round to whole points (always explicit in an EarnRule).
 
-    Example:
+    Examples:
         >>> Rounding.HALF_UP.round_ratio(np.array([5, 15]), 10).tolist()
         [1, 2]
     """
@@ -100,7 +100,7 @@ class Rounding(enum.StrEnum):
 class Period(enum.StrEnum):
     """A local calendar period of the program's time zone.
 
-    Example:
+    Examples:
         >>> Period("month").value
         'month'
     """
@@ -122,7 +122,7 @@ class Campaign:
     Active for orders placed in ``[start, end)``. When several campaigns are active, the highest
     multiplier applies (campaigns do not stack).
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> Campaign(name="double-points", multiplier=2,
         ...          start=dt.datetime(2024, 11, 29, tzinfo=dt.UTC),
@@ -154,7 +154,7 @@ class EarnCap:
 
     Orders are capped in time order: the order that crosses the cap earns the rest.
 
-    Example:
+    Examples:
         >>> EarnCap(points=5000, period="month").period.value
         'month'
     """
@@ -178,7 +178,7 @@ class EarnRule:
     ``exclude_discounted_lines`` is set, every line with a discount. Multipliers are exact
     fractions (``"1.5"``, ``Fraction(3, 2)``), never floats.
 
-    Example:
+    Examples:
         >>> rule = EarnRule(rounding="floor", points_per_unit=1, unit_minor=100,
         ...                 tier_multipliers=[1, "1.25", 2])
         >>> rule.denominator
@@ -247,7 +247,7 @@ class BonusRule:
     At most ``limit`` events of that type earn per member per local ``period``
     (``period="ever"``: a one-off such as signup).
 
-    Example:
+    Examples:
         >>> BonusRule(event_type="review", points=50, limit=3, period="month").limit
         3
     """

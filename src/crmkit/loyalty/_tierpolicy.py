@@ -20,7 +20,7 @@ class Metric(enum.StrEnum):
     ``spend`` (minor units), ``orders`` (count), ``points_earned`` in the window, or
     ``active_points`` (the usable balance at evaluation time; no window).
 
-    Example:
+    Examples:
         >>> Metric("orders").value
         'orders'
     """
@@ -42,7 +42,7 @@ class Window(enum.StrEnum):
     * ``since_tier_change``: everything since the last tier change; reviews every
       ``window_days`` from it.
 
-    Example:
+    Examples:
         >>> Window("anniversary").value
         'anniversary'
     """
@@ -56,7 +56,7 @@ class Window(enum.StrEnum):
 class Upgrade(enum.StrEnum):
     """When a member who qualifies for a higher tier gets it.
 
-    Example:
+    Examples:
         >>> Upgrade("period_end").value
         'period_end'
     """
@@ -71,7 +71,7 @@ class Downgrade(enum.StrEnum):
     ``never``; ``automatic`` (as soon as the window's metric drops below it); ``period_end``
     (at the review, judged on the completed period).
 
-    Example:
+    Examples:
         >>> Downgrade("automatic").value
         'automatic'
     """
@@ -84,7 +84,7 @@ class Downgrade(enum.StrEnum):
 class DowngradeStep(enum.StrEnum):
     """How far a downgrade goes: one tier at a time, or straight to the qualifying tier.
 
-    Example:
+    Examples:
         >>> DowngradeStep("one_tier").value
         'one_tier'
     """
@@ -107,7 +107,7 @@ class Tier:
     ``retain_threshold`` (default: the threshold) is what a member must keep reaching to stay;
     a ``lifetime`` tier, once reached, is never lost.
 
-    Example:
+    Examples:
         >>> Tier(name="Gold", threshold=100_000, retain_threshold=80_000).retain
         80000
     """
@@ -144,7 +144,7 @@ class TierPolicy:
     Tier indexes follow ``tiers`` (0 = lowest); ``-1`` means no tier (below the first
     threshold). Thresholds are in the metric's unit (minor units for spend).
 
-    Example:
+    Examples:
         >>> policy = TierPolicy(
         ...     tiers=[Tier(name="Member", threshold=0), Tier(name="Silver", threshold=50_000),
         ...            Tier(name="Gold", threshold=150_000, retain_threshold=120_000)],

@@ -33,7 +33,7 @@ _US = np.timedelta64(1, "us")
 class Reason(enum.IntEnum):
     """Why a member holds the tier an evaluation gave.
 
-    Example:
+    Examples:
         >>> Reason.GRACE_STARTED.name.lower()
         'grace_started'
     """
@@ -57,7 +57,7 @@ class TierState:
     ``grace_until`` (NaT: no grace running), ``floor`` (manual tier, -1: none), ``lifetime``
     (highest lifetime tier reached, -1: none), ``joined_at`` (anniversaries).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> s = TierState.start(np.array(["2023-05-01", "2024-02-10"], "datetime64[us]"))
         >>> s.tier.tolist(), len(s)
@@ -118,7 +118,7 @@ class TierStatus:
     ``to_retain`` how much is missing to keep the current tier at the next review (0 when
     secure); ``days_left`` the days until the period ends (the next review).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from crmkit.loyalty import Tier, TierPolicy
         >>> policy = TierPolicy(tiers=[Tier(name="Silver", threshold=100),
@@ -302,7 +302,7 @@ def evaluate_tiers(
     it judges the most recent completed period. The result carries the new state: store it
     and pass it to the next evaluation.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from crmkit.loyalty import Tier, TierPolicy
         >>> policy = TierPolicy(tiers=[Tier(name="Silver", threshold=0),
@@ -481,7 +481,7 @@ def evaluate_member(
     The same rules as [`evaluate_tiers`][crmkit.loyalty.evaluate_tiers], over the member's
     activity rows only: cheap enough to run on every order.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from crmkit.loyalty import Tier, TierPolicy
         >>> policy = TierPolicy(tiers=[Tier(name="Silver", threshold=0),

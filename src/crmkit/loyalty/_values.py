@@ -55,7 +55,7 @@ def _non_negative(inst: Any, attr: Any, value: Any) -> None:
 class EntryKind(enum.StrEnum):
     """What a ledger entry records.
 
-    Example:
+    Examples:
         >>> EntryKind("transfer_in").value
         'transfer_in'
     """
@@ -76,7 +76,7 @@ class BurnOrder(enum.StrEnum):
     ``oldest_first``: by earning time. ``soonest_expiring``: by expiry, lots that never expire
     last; ties by earning time, then lot id.
 
-    Example:
+    Examples:
         >>> BurnOrder("soonest_expiring") is BurnOrder.SOONEST_EXPIRING
         True
     """
@@ -95,7 +95,7 @@ class PointsLot:
     The one *deficit* lot of a member (``amount == 0``) carries a negative balance when the
     program allows one.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> t = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
         >>> lot = PointsLot(lot_id="o-1", member_id="m-1", amount=120, remaining=120,
@@ -147,7 +147,7 @@ class LedgerEntry:
 
     ``key`` is the idempotency key of the operation that wrote it; ``entry_id`` is unique.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> LedgerEntry(entry_id="b-1/0", key="b-1", member_id="m-1", kind="burn", points=-50,
         ...             at=dt.datetime(2024, 5, 2, tzinfo=dt.UTC), lot_id="o-1").points
@@ -170,7 +170,7 @@ class LedgerEntry:
 class Balance:
     """A member's points at one instant: usable, pending (not yet available), and their sum.
 
-    Example:
+    Examples:
         >>> Balance(available=80, pending=20).total
         100
     """
@@ -199,7 +199,7 @@ class Earn(_Op):
     defaults to the program's expiry rule. ``basis_minor`` is the order amount the points were
     earned on (needed to revoke them in proportion on a return).
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> Earn(key="earn:o-1", member_id="m-1", at=dt.datetime(2024, 5, 1, tzinfo=dt.UTC),
         ...      points=120, order_id="o-1", basis_minor=12000).points
@@ -219,7 +219,7 @@ class Earn(_Op):
 class Burn(_Op):
     """Spend ``points`` from usable lots in the program's burn order.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> Burn(key="burn:r-9", member_id="m-1", at=dt.datetime(2024, 5, 3, tzinfo=dt.UTC),
         ...      points=50, reason="reward r-9").reason
@@ -237,7 +237,7 @@ class Revoke(_Op):
     Cumulative refunds are tracked on the lot, so partial returns add up exactly: once the
     whole basis is refunded, exactly the lot's amount has been revoked.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> Revoke(key="ret:r-1", member_id="m-1", at=dt.datetime(2024, 5, 9, tzinfo=dt.UTC),
         ...        order_id="o-1", refund_minor=6000).refund_minor
@@ -252,7 +252,7 @@ class Revoke(_Op):
 class Transfer(_Op):
     """Move usable points from ``member_id`` to ``to_member_id``; each piece keeps its expiry.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> Transfer(key="gift:1", member_id="m-1", to_member_id="m-2", points=30,
         ...          at=dt.datetime(2024, 6, 1, tzinfo=dt.UTC)).to_member_id
@@ -274,7 +274,7 @@ class Transfer(_Op):
 class Adjust(_Op):
     """A manual correction with a mandatory reason: a positive one credits a new lot.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> Adjust(key="adj:42", member_id="m-1", at=dt.datetime(2024, 6, 1, tzinfo=dt.UTC),
         ...        points=-10, reason="duplicate review bonus").points
@@ -299,7 +299,7 @@ class Expire(_Op):
     Every operation expires lots first, so this is only needed to book expiry for members with
     no other activity (a nightly job).
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> Expire(key="expire:2024-06-30", member_id="m-1",
         ...        at=dt.datetime(2024, 6, 30, tzinfo=dt.UTC)).key

@@ -2,7 +2,7 @@
 
 Change a value with ``attrs.evolve``; every field is checked again.
 
-Example:
+Examples:
     >>> import attrs, datetime as dt
     >>> from crmkit.model import Money, Order, OrderLine
     >>> o = Order(order_id="o-1", customer_id="c-1", currency="EUR",

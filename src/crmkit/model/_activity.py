@@ -26,7 +26,7 @@ __all__ = ["Contact", "ContactOutcome", "Event", "EventType"]
 class EventType(enum.StrEnum):
     """The standard event types; any other lower snake_case type is accepted as well.
 
-    Example:
+    Examples:
         >>> EventType.ADD_TO_CART.value
         'add_to_cart'
     """
@@ -56,7 +56,7 @@ def _event_type(value: Any) -> str:
 class Event:
     """A behavioural event of a known customer or an anonymous visitor (at least one id is set).
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> Event(event_id="e-1", anonymous_id="cookie-9", type=EventType.ADD_TO_CART,
         ...       at=dt.datetime(2024, 2, 2, tzinfo=dt.UTC), properties={"sku": "sku-1"}).type
@@ -83,7 +83,7 @@ class Event:
 class ContactOutcome(enum.StrEnum):
     """What became of a message sent to a customer.
 
-    Example:
+    Examples:
         >>> ContactOutcome("bounced").is_delivery_failure
         True
     """
@@ -108,7 +108,7 @@ class ContactOutcome(enum.StrEnum):
 class Contact:
     """One campaign message to one customer, the unit that frequency caps count.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> Contact(contact_id="k-1", campaign_id="winback-2024-05", customer_id="c-1",
         ...         channel="email", at=dt.datetime(2024, 5, 3, 9, tzinfo=dt.UTC)).outcome

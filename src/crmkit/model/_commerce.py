@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -27,7 +28,7 @@ __all__ = ["Order", "OrderLine", "OrderStatus", "Product", "Return", "ReturnLine
 class OrderStatus(enum.StrEnum):
     """Where an order stands. Cancelled orders are not purchases in the analytic modules.
 
-    Example:
+    Examples:
         >>> OrderStatus("completed").counts_as_purchase
         True
     """
@@ -60,7 +61,7 @@ def _non_negative_money(inst: Any, attr: Any, value: Money) -> None:
 class Product:
     """A product in the catalog.
 
-    Example:
+    Examples:
         >>> Product(product_id="sku-1", name="Tea", category="grocery",
         ...         price=Money.of("4.50", "EUR")).category
         'grocery'
@@ -79,7 +80,7 @@ class Product:
 class OrderLine:
     """One line of an order: a product, a quantity, a unit price and a line discount.
 
-    Example:
+    Examples:
         >>> line = OrderLine(product_id="sku-1", quantity=3, unit_price=Money.of("2.00", "EUR"),
         ...                  discount=Money.of("0.50", "EUR"))
         >>> str(line.total)
@@ -114,13 +115,17 @@ class OrderLine:
         return gross if self.discount is None else gross - self.discount
 
 
+def _order_lines(items: Iterable[OrderLine]) -> tuple[OrderLine, ...]:
+    return tuple(items)
+
+
 @attrs.frozen(kw_only=True)
 class Order:
     """An order: lines plus shipping and tax, all in the order's currency.
 
     ``total`` = Σ line totals + shipping + tax.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> eur = lambda s: Money.of(s, "EUR")
         >>> order = Order(order_id="o-1", customer_id="c-1", currency="EUR",
@@ -135,7 +140,7 @@ class Order:
     customer_id: str = attrs.field(validator=non_empty)
     placed_at: dt.datetime = attrs.field(validator=aware)
     currency: str
-    lines: tuple[OrderLine, ...] = attrs.field(converter=tuple)
+    lines: tuple[OrderLine, ...] = attrs.field(converter=_order_lines)
     status: OrderStatus = attrs.field(default=OrderStatus.COMPLETED, converter=OrderStatus)
     channel: str = attrs.field(default="web", validator=snake_case)
     shipping: Money | None = None
@@ -193,7 +198,7 @@ class Order:
 class ReturnLine:
     """Units of one product sent back.
 
-    Example:
+    Examples:
         >>> ReturnLine(product_id="sku-1", quantity=1).quantity
         1
     """
@@ -202,11 +207,15 @@ class ReturnLine:
     quantity: int = attrs.field(validator=positive_int)
 
 
+def _return_lines(items: Iterable[ReturnLine]) -> tuple[ReturnLine, ...]:
+    return tuple(items)
+
+
 @attrs.frozen(kw_only=True)
 class Return:
     """A return or refund against an order. ``refund`` is a non-negative amount paid back.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> Return(return_id="r-1", order_id="o-1", customer_id="c-1",
         ...        at=dt.datetime(2024, 3, 9, tzinfo=dt.UTC), refund=Money.of("10.00", "EUR"),
@@ -219,5 +228,5 @@ class Return:
     customer_id: str = attrs.field(validator=non_empty)
     at: dt.datetime = attrs.field(validator=aware)
     refund: Money = attrs.field(validator=_non_negative_money)
-    lines: tuple[ReturnLine, ...] = attrs.field(default=(), converter=tuple)
+    lines: tuple[ReturnLine, ...] = attrs.field(default=(), converter=_return_lines)
     reason: str | None = attrs.field(default=None, validator=optional_text)

@@ -36,7 +36,7 @@ class Money:
     Arithmetic is defined within one currency; mixing currencies raises
     [`CurrencyMismatchError`][crmkit.errors.CurrencyMismatchError]. Never a float.
 
-    Example:
+    Examples:
         >>> price = Money.of("19.99", "EUR")
         >>> price.amount_minor
         1999
@@ -53,7 +53,7 @@ class Money:
     def of(cls, amount: str | int | decimal.Decimal, currency: str) -> Self:
         """Money from a decimal amount in major units, exact (``"12.34"`` EUR → 1234 cents).
 
-        Example:
+        Examples:
             >>> Money.of("0.5", "KWD").amount_minor
             500
         """
@@ -78,7 +78,7 @@ class Money:
     def zero(cls, currency: str) -> Self:
         """Zero in a currency.
 
-        Example:
+        Examples:
             >>> Money.zero("USD")
             Money(amount_minor=0, currency='USD')
         """
@@ -88,7 +88,7 @@ class Money:
     def minor_digits(self) -> int:
         """Digits of the currency's minor unit (2 for EUR, 0 for JPY).
 
-        Example:
+        Examples:
             >>> Money.zero("JPY").minor_digits
             0
         """
@@ -97,7 +97,7 @@ class Money:
     def to_decimal(self) -> decimal.Decimal:
         """The exact amount in major units.
 
-        Example:
+        Examples:
             >>> Money(amount_minor=1234, currency="EUR").to_decimal()
             Decimal('12.34')
         """

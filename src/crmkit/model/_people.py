@@ -37,7 +37,7 @@ __all__ = [
 class Channel(enum.StrEnum):
     """A channel through which a shop contacts a customer.
 
-    Example:
+    Examples:
         >>> Channel("sms") is Channel.SMS
         True
     """
@@ -52,7 +52,7 @@ class Channel(enum.StrEnum):
 class ConsentStatus(enum.StrEnum):
     """The state a consent record sets.
 
-    Example:
+    Examples:
         >>> ConsentStatus.GRANTED.value
         'granted'
     """
@@ -66,7 +66,7 @@ class ConsentStatus(enum.StrEnum):
 class Address:
     """A postal address as given; normalization lives in ``crmkit.identity``.
 
-    Example:
+    Examples:
         >>> Address(line1="1 High Street", city="Leeds", postcode="LS1 1AA", country="GB").country
         'GB'
     """
@@ -83,7 +83,7 @@ class Address:
 class Identifier:
     """A typed identifier of a person: ``kind`` such as email, phone, loyalty_card, customer_id.
 
-    Example:
+    Examples:
         >>> Identifier(kind="loyalty_card", value="LC-0042").kind
         'loyalty_card'
     """
@@ -92,13 +92,17 @@ class Identifier:
     value: str = attrs.field(validator=non_empty)
 
 
+def _identifiers(items: Iterable[Identifier]) -> tuple[Identifier, ...]:
+    return tuple(items)
+
+
 @attrs.frozen(kw_only=True)
 class SourceRecord:
     """A customer as one channel saw them: one signup, checkout, loyalty card or ticket.
 
     ``key`` (``"source:source_key"``) identifies the record across the whole shop.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> r = SourceRecord(source="web", source_key="u-17", email="Ann.Lee+shop@gmail.com",
         ...                  first_name="Ann", observed_at=dt.datetime(2024, 5, 1, tzinfo=dt.UTC))
@@ -116,7 +120,7 @@ class SourceRecord:
     birth_date: dt.date | None = attrs.field(default=None, validator=optional_date)
     address: Address | None = None
     country: str | None = attrs.field(default=None, validator=country)
-    identifiers: tuple[Identifier, ...] = attrs.field(default=(), converter=tuple)
+    identifiers: tuple[Identifier, ...] = attrs.field(default=(), converter=_identifiers)
     attributes: dict[str, Scalar] = attrs.field(
         factory=dict, converter=freeze_mapping, validator=scalars, hash=False
     )
@@ -131,7 +135,7 @@ class SourceRecord:
 class Customer:
     """A customer profile: the golden record of one person, keyed by ``customer_id``.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> c = Customer(customer_id="c-1", email="ann@example.com", tags=frozenset({"vip"}),
         ...              created_at=dt.datetime(2023, 1, 1, tzinfo=dt.UTC))
@@ -141,7 +145,7 @@ class Customer:
 
     customer_id: str = attrs.field(validator=non_empty)
     created_at: dt.datetime = attrs.field(validator=aware)
-    identifiers: tuple[Identifier, ...] = attrs.field(default=(), converter=tuple)
+    identifiers: tuple[Identifier, ...] = attrs.field(default=(), converter=_identifiers)
     first_name: str | None = attrs.field(default=None, validator=optional_text)
     last_name: str | None = attrs.field(default=None, validator=optional_text)
     email: str | None = attrs.field(default=None, validator=optional_text)
@@ -172,7 +176,7 @@ class Consent:
     The consent state at time *t* is the status of the latest event at or before *t*; see
     [`consent_granted`][crmkit.model.consent_granted].
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> Consent(customer_id="c-1", channel=Channel.EMAIL, purpose="marketing",
         ...         status=ConsentStatus.GRANTED, at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC)).status
@@ -197,7 +201,7 @@ def consent_granted(
     that has not expired by *t*. Ties at the same instant resolve to the most restrictive status
     (revoked, then denied, then granted), so a simultaneous revoke always wins.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> t = lambda d: dt.datetime(2024, 1, d, tzinfo=dt.UTC)
         >>> log = [Consent(customer_id="c", channel="email", purpose="marketing", status="granted",

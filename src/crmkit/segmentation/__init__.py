@@ -1,6 +1,6 @@
 """Segmentation: RFM scores and segments, lifecycle stages, the condition language, clustering.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from crmkit.segmentation import rfm_segments
     >>> t = np.array(["2024-01-01", "2024-02-01", "2024-02-20", "2024-03-01",
@@ -70,12 +70,35 @@ from crmkit.segmentation._rfm import (
     rfm_scores,
     score_column,
 )
+from crmkit.segmentation._store import (
+    DEFINITION_VERSIONS,
+    DEFINITIONS,
+    SNAPSHOT_INDEX,
+    SNAPSHOT_MEMBERS,
+    SegmentVersion,
+    SnapshotIndex,
+    SnapshotInfo,
+    SnapshotMember,
+    definition_history,
+    delete_snapshot,
+    list_definitions,
+    load_definition,
+    load_snapshot,
+    save_definition,
+    save_snapshot,
+    snapshot_times,
+    snapshot_transitions,
+)
 
 __all__ = [
     "DEFAULT_SEGMENT_MAP",
+    "DEFINITIONS",
+    "DEFINITION_VERSIONS",
     "LIFECYCLE_STAGES",
     "PYMC_MARKETING_SEGMENT_MAP",
     "RFM_PACKAGE_SEGMENT_MAP",
+    "SNAPSHOT_INDEX",
+    "SNAPSHOT_MEMBERS",
     "And",
     "Between",
     "Clustering",
@@ -101,21 +124,34 @@ __all__ = [
     "ScoringPlan",
     "SegmentDefinition",
     "SegmentProfiles",
+    "SegmentVersion",
+    "SnapshotIndex",
+    "SnapshotInfo",
+    "SnapshotMember",
     "StartsWith",
     "Term",
     "Transitions",
     "cluster_customers",
     "condition_from_json",
     "condition_to_json",
+    "definition_history",
+    "delete_snapshot",
     "describe",
     "evaluate",
     "lifecycle_from_p_alive",
     "lifecycle_stages",
+    "list_definitions",
+    "load_definition",
+    "load_snapshot",
     "period_status",
     "rfm_scores",
     "rfm_segments",
+    "save_definition",
+    "save_snapshot",
     "score",
     "score_column",
     "segment_profiles",
+    "snapshot_times",
+    "snapshot_transitions",
     "transitions",
 ]

@@ -28,7 +28,7 @@ class Clustering:
     ``scores`` maps each k tried to its silhouette (``selection="silhouette"``) or inertia
     (``"elbow"``); ``inertia`` is the within-cluster sum of squares on standardized features.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> g = np.random.default_rng(1)
         >>> x = np.r_[g.normal(0, 1, 20), g.normal(10, 1, 20)]
@@ -112,7 +112,7 @@ def cluster_customers(
     the inertia curve (largest distance below the chord from first to last k) is kept.
     Columns must be finite and not constant.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> g = np.random.default_rng(0)
         >>> table = {"recency_days": np.r_[g.normal(10, 2, 50), g.normal(200, 20, 50)],
@@ -171,7 +171,7 @@ def cluster_customers(
 class SegmentProfiles:
     """Per segment: size, share of customers, share of revenue and medians of chosen columns.
 
-    Example:
+    Examples:
         >>> p = segment_profiles(["a", "b", "a"], {"spend": [10, 30, 20]}, revenue="spend")
         >>> p.segments.tolist(), p.size.tolist(), p.revenue_share.tolist()
         (['a', 'b'], [2, 1], [0.5, 0.5])
@@ -213,7 +213,7 @@ def segment_profiles(
     Revenue shares sum the ``revenue`` column per segment (NaN counts as 0); medians skip NaN
     and non-numeric columns.
 
-    Example:
+    Examples:
         >>> p = segment_profiles([1, 0, 1, 1], {"monetary_minor": [5, 5, 20, 10]})
         >>> p.size.tolist(), p.revenue_share.tolist(), p.medians["monetary_minor"].tolist()
         ([1, 3], [0.125, 0.875], [5.0, 10.0])

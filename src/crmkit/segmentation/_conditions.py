@@ -55,7 +55,7 @@ def _field(_: object, attr: attrs.Attribute[str], value: str) -> None:
 class And:
     """Members of every sub-condition (an empty ``And`` holds for everyone).
 
-    Example:
+    Examples:
         >>> describe(And(all=(Exists(field="email"), Compare(field="n_orders", cmp="ge", value=2))))
         'all of (2)'
     """
@@ -68,7 +68,7 @@ class And:
 class Or:
     """Members of at least one sub-condition (an empty ``Or`` holds for no one).
 
-    Example:
+    Examples:
         >>> describe(Or(any=(Exists(field="email"),)))
         'any of (1)'
     """
@@ -81,7 +81,7 @@ class Or:
 class Not:
     """Everyone who is not a member of ``condition`` (missing values included).
 
-    Example:
+    Examples:
         >>> describe(Not(condition=Exists(field="email")))
         'not'
     """
@@ -98,7 +98,7 @@ class Compare:
     The value's type must fit the column: numbers for number columns, text for text columns,
     True/False for boolean columns (``eq`` / ``ne`` only).
 
-    Example:
+    Examples:
         >>> describe(Compare(field="last_purchase_at", cmp="ge", days_ago=30))
         'last_purchase_at >= as_of - 30 days'
     """
@@ -129,7 +129,7 @@ class Compare:
 class Between:
     """``low <= field <= high`` on a number column (both ends included).
 
-    Example:
+    Examples:
         >>> describe(Between(field="recency_days", low=0, high=30))
         '0 <= recency_days <= 30'
     """
@@ -144,7 +144,7 @@ class Between:
 class In:
     """``field`` equals one of ``values`` (text or numbers).
 
-    Example:
+    Examples:
         >>> describe(In(field="country", values=("DE", "AT")))
         "country in ('DE', 'AT')"
     """
@@ -158,7 +158,7 @@ class In:
 class Exists:
     """``field`` has a value (not NaN / NaT / empty).
 
-    Example:
+    Examples:
         >>> describe(Exists(field="email"))
         'email exists'
     """
@@ -171,7 +171,7 @@ class Exists:
 class Missing:
     """``field`` has no value (NaN / NaT / empty text / None).
 
-    Example:
+    Examples:
         >>> describe(Missing(field="email"))
         'email is missing'
     """
@@ -184,7 +184,7 @@ class Missing:
 class Contains:
     """Text ``field`` contains ``text`` (case-insensitive unless ``case_sensitive``).
 
-    Example:
+    Examples:
         >>> describe(Contains(field="email", text="@shop"))
         "email contains '@shop'"
     """
@@ -199,7 +199,7 @@ class Contains:
 class StartsWith:
     """Text ``field`` starts with ``prefix`` (case-sensitive).
 
-    Example:
+    Examples:
         >>> describe(StartsWith(field="postcode", prefix="10"))
         "postcode starts with '10'"
     """
@@ -214,7 +214,7 @@ class EventCount:
     """Event ``event_type`` happened at least ``at_least`` times in the last ``within_days``
     days, i.e. in (as_of − within_days, as_of].
 
-    Example:
+    Examples:
         >>> describe(EventCount(event_type="add_to_cart", at_least=2, within_days=7))
         "event 'add_to_cart' >= 2 times in the last 7 days"
     """
@@ -236,7 +236,7 @@ class EventCount:
 class InSegment:
     """Members of another named segment (a segment of segments), resolved at evaluation.
 
-    Example:
+    Examples:
         >>> describe(InSegment(segment="vip"))
         "in segment 'vip'"
     """
@@ -249,7 +249,7 @@ class InSegment:
 class Term:
     """One weighted condition of a scoring plan.
 
-    Example:
+    Examples:
         >>> Term(weight=2.0, condition=Exists(field="email")).weight
         2.0
     """
@@ -262,7 +262,7 @@ class Term:
 class ScoringPlan:
     """A score per customer: the sum of the weights of the terms whose condition holds.
 
-    Example:
+    Examples:
         >>> plan = ScoringPlan(terms=(Term(weight=1, condition=Exists(field="email")),))
         >>> len(plan.terms)
         1
@@ -275,7 +275,7 @@ class ScoringPlan:
 class ScoreAtLeast:
     """The customer's score under ``plan`` is at least ``threshold``.
 
-    Example:
+    Examples:
         >>> plan = ScoringPlan(terms=(Term(weight=5, condition=Exists(field="email")),))
         >>> describe(ScoreAtLeast(plan=plan, threshold=5))
         'score >= 5 (1 terms)'
@@ -307,7 +307,7 @@ Condition = Union[  # noqa: UP007 - a runtime union that cattrs structures by th
 class SegmentDefinition:
     """A named, stored segment: a condition plus a description (what a store keeps).
 
-    Example:
+    Examples:
         >>> from crmkit.serialization import dumps, loads
         >>> d = SegmentDefinition(name="vip", condition=Compare(field="n_orders", cmp="ge",
         ...                       value=10))
@@ -327,7 +327,7 @@ def _num(x: float) -> str:
 def describe(condition: Condition) -> str:
     """A one-line reading of a node (children are not spelled out).
 
-    Example:
+    Examples:
         >>> describe(Compare(field="n_orders", cmp="ge", value=2))
         'n_orders >= 2'
     """

@@ -48,7 +48,7 @@ _US = np.timedelta64(1, "us")
 def condition_to_json(condition: Condition) -> str:
     """JSON text of a condition tree (through crmkit's converter; keys sorted).
 
-    Example:
+    Examples:
         >>> condition_to_json(Exists(field="email"))
         '{"field": "email", "op": "exists"}'
     """
@@ -58,7 +58,7 @@ def condition_to_json(condition: Condition) -> str:
 def condition_from_json(text: str | bytes) -> Condition:
     """A condition tree back from JSON; every bad field is reported by path.
 
-    Example:
+    Examples:
         >>> condition_from_json('{"field": "email", "op": "exists"}')
         Exists(field='email', op='exists')
     """
@@ -89,7 +89,7 @@ class Explanation:
 
     ``str(explanation)`` renders the tree with ``[x]`` for a node that held and ``[ ]`` otherwise.
 
-    Example:
+    Examples:
         >>> ev = evaluate(Compare(field="n", cmp="gt", value=1), {"n": [0, 3]})
         >>> print(ev.explain(1))
         [x] n > 1
@@ -113,7 +113,7 @@ class Explanation:
 class Evaluation:
     """Membership of every customer, with the result of every node kept for explanations.
 
-    Example:
+    Examples:
         >>> ev = evaluate(In(field="c", values=("DE",)), {"c": ["DE", "FR"]})
         >>> ev.members.tolist(), int(ev.count)
         ([True, False], 1)
@@ -205,7 +205,7 @@ def evaluate(
         as_of: the reference date of relative conditions (default: the table's).
         segments: for ``InSegment``: name → Condition or boolean membership array.
 
-    Example:
+    Examples:
         >>> cond = And(all=(Compare(field="n", cmp="ge", value=2),
         ...                 Not(condition=Missing(field="e"))))
         >>> evaluate(cond, {"n": [1, 2, 3], "e": ["a@x", "", "b@y"]}).members.tolist()
@@ -236,7 +236,7 @@ def score(
 ) -> npt.NDArray[np.float64]:
     """Each customer's score under a scoring plan (sum of the weights of the terms that hold).
 
-    Example:
+    Examples:
         >>> from crmkit.segmentation import Term
         >>> plan = ScoringPlan(terms=(
         ...     Term(weight=2, condition=Compare(field="n", cmp="ge", value=2)),

@@ -46,7 +46,7 @@ class LifecycleRules:
        cadence before it (the customer came back after lapsing);
     6. ``active``: everyone else who has purchased. Customers without purchases get ``""``.
 
-    Example:
+    Examples:
         >>> LifecycleRules().churned_after
         4.0
     """
@@ -74,7 +74,7 @@ def lifecycle_stages(
     Uses ``n_orders``, ``n_purchase_days``, ``recency_days``, ``tenure_days``,
     ``interval_mean_days`` and ``last_interval_days``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from crmkit.features import order_features
         >>> t = np.array(["2024-01-01", "2024-01-11", "2024-01-21", "2024-05-01",
@@ -127,7 +127,7 @@ def lifecycle_from_p_alive(
     ``new`` as in the rules; then active if P(alive) ≥ ``thresholds[0]``, at-risk if ≥
     ``thresholds[1]``, lapsed if ≥ ``thresholds[2]``, churned below.
 
-    Example:
+    Examples:
         >>> lifecycle_from_p_alive([0.9, 0.5, 0.2, 0.01, 0.3], [3, 3, 3, 3, 1],
         ...                        [200, 200, 200, 200, 10]).tolist()
         ['active', 'at-risk', 'lapsed', 'churned', 'new']
@@ -160,7 +160,7 @@ def period_status(
     ``new``: bought in the current period but not the previous; ``repeating``: both;
     ``lapsed``: previous only. Returns (ids, status) for everyone who bought in either.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> ids, st = period_status(["a", "b", "b", "c"],
         ...     np.array(["2024-01-05", "2024-01-07", "2024-02-03", "2024-02-09"],
@@ -190,7 +190,7 @@ class Transitions:
 
     ``""`` stands for "not in that snapshot".
 
-    Example:
+    Examples:
         >>> tr = transitions(["a", "b"], ["Loyal", "Loyal"], ["a", "b"], ["Loyal", "At risk"])
         >>> tr.count("Loyal", "At risk"), tr.who("Loyal", "At risk").tolist()
         (1, ['b'])
@@ -225,7 +225,7 @@ def transitions(
 ) -> Transitions:
     """Align two snapshots (ids → label) and report every customer's move.
 
-    Example:
+    Examples:
         >>> tr = transitions(["a", "b"], ["New", "Loyal"], ["a", "c"], ["Loyal", "New"])
         >>> tr.customer_id.tolist(), tr.before.tolist(), tr.after.tolist()
         (['a', 'b', 'c'], ['New', 'Loyal', ''], ['Loyal', '', 'New'])
@@ -252,7 +252,7 @@ def transitions(
 class MembershipSnapshot:
     """Who was in a segment (or had which label) as of a date: what a store keeps.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> from crmkit.serialization import dumps, loads
         >>> s = MembershipSnapshot(segment="rfm", as_of=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),

@@ -41,7 +41,7 @@ class RFMSegments:
     ``recency_days``, ``frequency`` and ``monetary`` follow the preset's definitions (see
     [`rfm_segments`][crmkit.segmentation.rfm_segments]).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> t = np.array(["2024-01-01", "2024-02-01", "2024-02-20", "2024-03-01",
         ...               "2024-03-02"], "datetime64[us]")
@@ -220,7 +220,7 @@ def rfm_segments(
     The ``rfm`` package also rewrites amounts through their string form (``"20.06"`` loses
     its ``".06"``); crmkit does not reproduce that defect. Amounts in integer minor units agree.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> t = np.array(["2024-01-01", "2024-01-20", "2024-01-28", "2024-01-30"], "datetime64[us]")
         >>> res = rfm_segments(["a", "b", "b", "c"], t, [500, 200, 300, 50],

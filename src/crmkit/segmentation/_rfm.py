@@ -52,7 +52,7 @@ class RFMScoring:
 
     Recency is reversed: the most recent customers get the highest score.
 
-    Example:
+    Examples:
         >>> RFMScoring(bins=4, binning="ntile", ties="first").bins
         4
     """
@@ -92,7 +92,7 @@ def _ntile(order: npt.NDArray[np.intp], n: int, bins: int) -> I64:
 def score_column(values: Any, scoring: RFMScoring, *, cuts: Sequence[float] = ()) -> I64:
     """Scores 1..bins of one column in ascending order of the values (no reversal).
 
-    Example:
+    Examples:
         >>> score_column([10, 20, 30, 30, 40], RFMScoring(bins=2, ties="first")).tolist()
         [1, 1, 1, 2, 2]
         >>> score_column([10, 20, 30, 30, 40], RFMScoring(bins=2, ties="average")).tolist()
@@ -132,7 +132,7 @@ def rfm_scores(
 ) -> tuple[I64, I64, I64]:
     """R, F and M scores 1..bins (recency reversed: recent customers score high).
 
-    Example:
+    Examples:
         >>> r, f, m = rfm_scores([1, 50, 300], [5, 2, 1], [900, 80, 20],
         ...                      scoring=RFMScoring(bins=3))
         >>> r.tolist(), f.tolist(), m.tolist()
@@ -157,7 +157,7 @@ class RFMRule:
     ``fm`` bounds the average of the F and M scores. ``codes`` (e.g. ``("334", "443")``), when
     given, must also match. Unset bounds match everything.
 
-    Example:
+    Examples:
         >>> RFMRule(segment="Champions", r=(4, 5), fm=(4, 5)).matches(5, 4, 5)
         True
     """
@@ -190,7 +190,7 @@ class RFMSegmentMap:
     [`from_score_lists`][crmkit.segmentation.RFMSegmentMap.from_score_lists]. Customers no rule
     matches get ``fallback``.
 
-    Example:
+    Examples:
         >>> DEFAULT_SEGMENT_MAP.assign([5, 1], [5, 1], [4, 1]).tolist()
         ['Champions', 'Lost']
     """
@@ -204,7 +204,7 @@ class RFMSegmentMap:
     ) -> RFMSegmentMap:
         """A map from ``{segment: ["334", ...]}``; a code listed twice goes to the later one.
 
-        Example:
+        Examples:
             >>> m = RFMSegmentMap.from_score_lists({"Top": ["444"], "Low": ["111", "444"]})
             >>> m.assign([4, 1, 2], [4, 1, 2], [4, 1, 2]).tolist()
             ['Low', 'Low', 'Other']

@@ -1,6 +1,6 @@
 """Serialization: the one cattrs converter for every crmkit value, and JSON helpers around it.
 
-Example:
+Examples:
     >>> from crmkit.model import Money
     >>> from crmkit.serialization import dumps, loads
     >>> loads(dumps(Money.of("9.99", "EUR")), Money)

@@ -43,6 +43,17 @@ def _structure_date(value: Any, _: type) -> dt.date:
     raise InvalidInputError(f"expected an ISO 8601 date string (got {value!r})")
 
 
+def _structure_time(value: Any, _: type) -> dt.time:
+    if isinstance(value, dt.time):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.time.fromisoformat(value)
+        except ValueError as exc:
+            raise InvalidInputError(f"{value!r} is not an ISO 8601 time of day") from exc
+    raise InvalidInputError(f"expected an ISO 8601 time of day string (got {value!r})")
+
+
 def _structure_scalar(value: Any, _: Any) -> Scalar:
     if value is None or isinstance(value, str | int | float | bool):
         return value
@@ -53,11 +64,12 @@ def make_converter() -> cattrs.Converter:
     """A new cattrs converter for every crmkit value, with detailed validation.
 
     Datetimes become ISO 8601 strings with their offset (naive ones are rejected on the way in),
-    dates ISO dates, enums their values, frozensets sorted lists; Money stays integer minor units.
+    dates ISO dates, times of day (wall-clock hours such as a send window's) ISO times, enums
+    their values, frozensets sorted lists; Money stays integer minor units.
     The converter is new on every call: register your own hooks on it freely; crmkit never touches
     ``cattrs.global_converter``.
 
-    Example:
+    Examples:
         >>> import datetime as dt
         >>> from crmkit.model import Money, OrderLine
         >>> conv = make_converter()
@@ -73,6 +85,8 @@ def make_converter() -> cattrs.Converter:
     conv.register_structure_hook(dt.datetime, _structure_datetime)
     conv.register_unstructure_hook(dt.date, lambda d: d.isoformat())
     conv.register_structure_hook(dt.date, _structure_date)
+    conv.register_unstructure_hook(dt.time, lambda t: t.isoformat())
+    conv.register_structure_hook(dt.time, _structure_time)
     conv.register_structure_hook(Scalar, _structure_scalar)
     conv.register_unstructure_hook_func(
         lambda t: t is frozenset or getattr(t, "__origin__", None) is frozenset, sorted
@@ -119,7 +133,7 @@ def load(data: Any, cls: type[T], *, converter: cattrs.Converter | None = None) 
     Raises [`InvalidInputError`][crmkit.errors.InvalidInputError] whose message lists each problem
     as ``$.path: problem``, the way ``cattrs.transform_error`` does.
 
-    Example:
+    Examples:
         >>> from crmkit.model import Money
         >>> load({"amount_minor": 5, "currency": "EUR"}, Money)
         Money(amount_minor=5, currency='EUR')
@@ -154,7 +168,7 @@ def load(data: Any, cls: type[T], *, converter: cattrs.Converter | None = None) 
 def dump(value: Any, *, converter: cattrs.Converter | None = None) -> Any:
     """Unstructure a crmkit value (or a list of them) into JSON-safe plain data.
 
-    Example:
+    Examples:
         >>> from crmkit.model import Money
         >>> dump([Money.of("1", "USD")])
         [{'amount_minor': 100, 'currency': 'USD'}]
@@ -165,7 +179,7 @@ def dump(value: Any, *, converter: cattrs.Converter | None = None) -> Any:
 def dumps(value: Any, *, converter: cattrs.Converter | None = None) -> str:
     """``dump`` then ``json.dumps`` with sorted keys (deterministic text).
 
-    Example:
+    Examples:
         >>> from crmkit.model import Money
         >>> dumps(Money.of("1", "USD"))
         '{"amount_minor": 100, "currency": "USD"}'
@@ -176,7 +190,7 @@ def dumps(value: Any, *, converter: cattrs.Converter | None = None) -> str:
 def loads(text: str | bytes, cls: type[T], *, converter: cattrs.Converter | None = None) -> T:
     """``json.loads`` then ``load``.
 
-    Example:
+    Examples:
         >>> from crmkit.model import Money
         >>> loads('{"amount_minor": 100, "currency": "USD"}', Money).currency
         'USD'

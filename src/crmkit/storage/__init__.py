@@ -6,7 +6,7 @@ embedded default). Other adapters are found through the ``crmkit.stores`` entry-
 loaded by name on first use. Adapters are checked with the conformance kit in
 [`crmkit.testing`][crmkit.testing].
 
-Example:
+Examples:
     >>> import datetime as dt
     >>> import crmkit
     >>> from crmkit.model import Money, Order, OrderLine

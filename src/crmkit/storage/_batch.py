@@ -259,7 +259,7 @@ def group_lines(orders: OrderColumns, lines: OrderLineColumns) -> GroupedLines:
 def orders_from_columns(orders: OrderColumns, lines: OrderLineColumns) -> list[Order]:
     """Order values from a validated columnar batch (discount 0 and category "" become None).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> oc = OrderColumns.from_arrays(order_id=["o1"], customer_id=["c1"],
         ...     placed_at=np.array(["2024-01-01"], "datetime64[us]"), currency=["EUR"],
@@ -345,7 +345,7 @@ def check_events(events: EventColumns) -> None:
 def events_from_columns(events: EventColumns) -> list[Event]:
     """Event values from a validated columnar batch ("" ids become None, no properties).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> ec = EventColumns.from_arrays(event_id=["e1"], customer_id=[""], anonymous_id=["a"],
         ...     type=["page_view"], at=np.array(["2024-01-01"], "datetime64[us]"))

@@ -28,7 +28,7 @@ class Capabilities:
         documents: ``store.collection(spec)`` returns keyed-value collections for modules that
             add their own collections (identity graph, loyalty ledger, segments...).
 
-    Example:
+    Examples:
         >>> caps = Capabilities(persistent=True, multi_process=True)
         >>> caps.persistent, caps.thread_safe
         (True, True)
@@ -47,7 +47,7 @@ class Capabilities:
     def has(self, *names: str) -> bool:
         """Whether every named capability is declared (unknown names raise ``AttributeError``).
 
-        Example:
+        Examples:
             >>> Capabilities().has("persistent", "documents")
             False
         """

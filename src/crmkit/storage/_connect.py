@@ -28,7 +28,7 @@ _BUILTIN = {
 class StoreFactory(Protocol):
     """Protocol: what a ``crmkit.stores`` entry point loads: a callable from URL to a store.
 
-    Example:
+    Examples:
         >>> from crmkit.storage.memory import MemoryStore
         >>> factory: StoreFactory = lambda url, **options: MemoryStore(url)
         >>> factory("memory://").url
@@ -51,7 +51,7 @@ def register_store(scheme: str, factory: StoreFactory) -> None:
     For adapters that are not installed as a distribution (tests, notebooks); installed adapters
     declare an entry point in the ``crmkit.stores`` group instead.
 
-    Example:
+    Examples:
         >>> from crmkit.storage.memory import MemoryStore
         >>> register_store("scratch", lambda url, **options: MemoryStore(url))
         >>> connect("scratch://one").url
@@ -67,7 +67,7 @@ def register_store(scheme: str, factory: StoreFactory) -> None:
 def available_stores() -> list[str]:
     """The schemes ``connect`` knows: built-in, registered and installed (not loaded).
 
-    Example:
+    Examples:
         >>> {"memory", "sqlite"} <= set(available_stores())
         True
     """
@@ -120,7 +120,7 @@ def connect(url: str, **options: Any) -> Store:
     the adapter. An unknown scheme raises ``PluginError`` with close matches; an adapter that
     fails to load raises ``PluginError`` naming its distribution.
 
-    Example:
+    Examples:
         >>> import crmkit
         >>> with crmkit.connect("memory://") as store:
         ...     store.orders.count()

@@ -30,7 +30,7 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 def micros(when: dt.datetime) -> int:
     """Microseconds since 1970-01-01 UTC of an aware datetime: how stores keep time, losslessly.
 
-    Example:
+    Examples:
         >>> micros(dt.datetime(1970, 1, 1, 0, 0, 1, 5, tzinfo=dt.UTC))
         1000005
     """
@@ -54,7 +54,7 @@ class Page(Generic[T]):
     Pass ``next_cursor`` back as ``after=`` to continue; cursors are opaque strings that stay
     valid across writes (keyset pagination: a page starts strictly after the last item seen).
 
-    Example:
+    Examples:
         >>> page = Page(items=(1, 2), next_cursor="c")
         >>> list(page), len(page), page.has_more
         ([1, 2], 2, True)
@@ -78,7 +78,7 @@ class Page(Generic[T]):
 def encode_cursor(key: str, at: int | None = None) -> str:
     """An opaque keyset cursor for the item with ``key`` (and time ``at`` in microseconds).
 
-    Example:
+    Examples:
         >>> decode_cursor(encode_cursor("o 1", 42))
         (42, 'o 1')
     """
@@ -88,7 +88,7 @@ def encode_cursor(key: str, at: int | None = None) -> str:
 def decode_cursor(cursor: str, *, timed: bool = True) -> tuple[int | None, str]:
     """``(at, key)`` of a cursor made by ``encode_cursor``; bad cursors raise InvalidInputError.
 
-    Example:
+    Examples:
         >>> decode_cursor("k-1", timed=False)
         (None, 'k-1')
     """
@@ -112,7 +112,7 @@ def consent_key(consent: Consent) -> str:
     Consents have no id of their own; writing the same event twice keeps one copy, and a later
     change of ``source`` or ``expires_at`` updates it.
 
-    Example:
+    Examples:
         >>> c = Consent(customer_id="c-1", channel="email", purpose="marketing",
         ...             status="granted", at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
         >>> consent_key(c)
@@ -129,7 +129,7 @@ def erasure_pseudonym() -> str:
 
     Random, not a hash of the id: a hash of a guessable id can be reversed by trying ids.
 
-    Example:
+    Examples:
         >>> p = erasure_pseudonym()
         >>> p.startswith("erased-"), len(p)
         (True, 39)
@@ -141,7 +141,7 @@ def erasure_pseudonym() -> str:
 class ErasureReport:
     """What ``erase(customer_id)`` did, per collection: rows deleted and rows pseudonymized.
 
-    Example:
+    Examples:
         >>> r = ErasureReport(customer_id="c-1", pseudonym="erased-x",
         ...                   deleted={"customers": 1}, pseudonymized={"orders": 3})
         >>> r.total

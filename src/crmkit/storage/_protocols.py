@@ -66,7 +66,7 @@ class KeyedCollection(Protocol[V]):
     ``upsert`` writes a batch atomically (all or nothing) and idempotently: writing a value again
     replaces the stored one with the same key; within one batch the last value for a key wins.
 
-    Example:
+    Examples:
         >>> from crmkit.storage.memory import MemoryStore
         >>> products = MemoryStore().products
         >>> products.scan(limit=10).items
@@ -108,7 +108,7 @@ class TimedCollection(Protocol[V]):
     ``start``/``end`` select the half-open interval ``[start, end)``; timestamps are stored to the
     microsecond and come back as UTC datetimes equal to the ones written.
 
-    Example:
+    Examples:
         >>> from crmkit.storage.memory import MemoryStore
         >>> import datetime as dt
         >>> MemoryStore().customers.scan(start=dt.datetime(2024, 1, 1, tzinfo=dt.UTC)).has_more
@@ -154,7 +154,7 @@ class TimedCollection(Protocol[V]):
 class CustomerTimeline(TimedCollection[V], Protocol[V]):
     """Protocol: a timed collection whose values belong to customers.
 
-    Example:
+    Examples:
         >>> from crmkit.storage.memory import MemoryStore
         >>> MemoryStore().events.for_customer("c-1")
         []
@@ -168,7 +168,7 @@ class CustomerTimeline(TimedCollection[V], Protocol[V]):
 class CustomerCollection(TimedCollection[Customer], Protocol):
     """Protocol: customer profiles by ``customer_id``, scanned by ``(created_at, customer_id)``.
 
-    Example:
+    Examples:
         >>> from crmkit.storage.memory import MemoryStore
         >>> MemoryStore().customers.find("c-1") is None
         True
@@ -178,7 +178,7 @@ class CustomerCollection(TimedCollection[Customer], Protocol):
 class SourceRecordCollection(TimedCollection[SourceRecord], Protocol):
     """Protocol: source records by ``record.key``, scanned by ``(observed_at, key)``.
 
-    Example:
+    Examples:
         >>> from crmkit.storage.memory import MemoryStore
         >>> len(MemoryStore().source_records.columns())
         0
@@ -192,7 +192,7 @@ class SourceRecordCollection(TimedCollection[SourceRecord], Protocol):
 class ProductCollection(KeyedCollection[Product], Protocol):
     """Protocol: the catalog, products by ``product_id``.
 
-    Example:
+    Examples:
         >>> from crmkit.storage.memory import MemoryStore
         >>> from crmkit.model import Product
         >>> store = MemoryStore()
@@ -206,7 +206,7 @@ class ProductCollection(KeyedCollection[Product], Protocol):
 class OrderCollection(CustomerTimeline[Order], Protocol):
     """Protocol: orders (with their lines) by ``order_id``, scanned by ``(placed_at, order_id)``.
 
-    Example:
+    Examples:
         >>> from crmkit.storage.memory import MemoryStore
         >>> MemoryStore().orders.line_columns().quantity.dtype
         dtype('int64')
@@ -224,7 +224,7 @@ class OrderCollection(CustomerTimeline[Order], Protocol):
 class ReturnCollection(CustomerTimeline[Return], Protocol):
     """Protocol: returns and refunds by ``return_id``, scanned by ``(at, return_id)``.
 
-    Example:
+    Examples:
         >>> from crmkit.storage.memory import MemoryStore
         >>> MemoryStore().returns.for_order("o-1")
         []
@@ -242,7 +242,7 @@ class ReturnCollection(CustomerTimeline[Return], Protocol):
 class EventCollection(CustomerTimeline[Event], Protocol):
     """Protocol: behavioural events by ``event_id``, scanned by ``(at, event_id)``.
 
-    Example:
+    Examples:
         >>> from crmkit.storage.memory import MemoryStore
         >>> MemoryStore().events.columns().at.dtype
         dtype('<M8[us]')
@@ -256,7 +256,7 @@ class EventCollection(CustomerTimeline[Event], Protocol):
 class ConsentCollection(CustomerTimeline[Consent], Protocol):
     """Protocol: consent events by [`consent_key`][crmkit.storage.consent_key], by ``(at, key)``.
 
-    Example:
+    Examples:
         >>> from crmkit.storage.memory import MemoryStore
         >>> MemoryStore().consents.count()
         0
@@ -270,7 +270,7 @@ class ConsentCollection(CustomerTimeline[Consent], Protocol):
 class ContactCollection(CustomerTimeline[Contact], Protocol):
     """Protocol: campaign contacts by ``contact_id``, scanned by ``(at, contact_id)``.
 
-    Example:
+    Examples:
         >>> from crmkit.storage.memory import MemoryStore
         >>> len(MemoryStore().contacts.columns())
         0
@@ -287,7 +287,7 @@ class DocumentCollection(Protocol[V]):
     Scans run by ``(time, key)`` when the spec has a ``time``, else by key (then ``start`` and
     ``end`` must be ``None``); ``for_customer`` needs a spec with ``customer``.
 
-    Example:
+    Examples:
         >>> from crmkit.storage.memory import MemoryStore
         >>> from crmkit.model import Product
         >>> from crmkit.storage import CollectionSpec
@@ -348,7 +348,7 @@ class SupportsOrderIngest(Protocol):
     Building a million ``Order`` objects costs more than writing them; this path takes the
     columns directly. Rows are validated once, vectorized, exactly as the values would be.
 
-    Example:
+    Examples:
         >>> from crmkit.storage.memory import MemoryStore
         >>> isinstance(MemoryStore().orders, SupportsOrderIngest)
         True
@@ -363,7 +363,7 @@ class SupportsOrderIngest(Protocol):
 class SupportsEventIngest(Protocol):
     """Protocol: columnar bulk ingest of events (``Capabilities.columnar_ingest``).
 
-    Example:
+    Examples:
         >>> from crmkit.storage.memory import MemoryStore
         >>> isinstance(MemoryStore().events, SupportsEventIngest)
         True
@@ -378,7 +378,7 @@ class SupportsEventIngest(Protocol):
 class SupportsIntegrityCheck(Protocol):
     """Protocol: a store that can check its own files (``Capabilities.integrity_check``).
 
-    Example:
+    Examples:
         >>> from crmkit.storage.memory import MemoryStore
         >>> isinstance(MemoryStore(), SupportsIntegrityCheck)
         False
@@ -393,7 +393,7 @@ class SupportsIntegrityCheck(Protocol):
 class SupportsDocuments(Protocol):
     """Protocol: a store that opens module collections from specs (``Capabilities.documents``).
 
-    Example:
+    Examples:
         >>> from crmkit.storage.memory import MemoryStore
         >>> isinstance(MemoryStore(), SupportsDocuments)
         True
@@ -412,7 +412,7 @@ class Store(Protocol):
     back alone). ``erase(customer_id)`` removes the customer's personal data from every
     collection (see the storage guide for what is deleted and what is pseudonymized).
 
-    Example:
+    Examples:
         >>> from crmkit.storage.memory import MemoryStore
         >>> store: Store = MemoryStore()
         >>> store.capabilities.persistent, store.orders.count()

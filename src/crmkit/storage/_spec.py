@@ -41,7 +41,7 @@ class CollectionSpec(Generic[T]):
         customer: the customer a value belongs to (``None`` for values of nobody).
         time: the value's time, the order of scans and ``for_customer`` (else key order).
 
-    Example:
+    Examples:
         >>> from crmkit.model import Product
         >>> SPEC = CollectionSpec(name="catalog.featured", value_type=Product,
         ...                       key=lambda p: p.product_id)

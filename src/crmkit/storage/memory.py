@@ -3,7 +3,7 @@
 Nothing persists after ``close()``. Use it in tests and notebooks, and read it as the executable
 specification of what an adapter does.
 
-Example:
+Examples:
     >>> import datetime as dt
     >>> from crmkit.model import Customer
     >>> from crmkit.storage.memory import MemoryStore
@@ -284,7 +284,7 @@ class MemoryStore:
     Thread-safe (one lock; a transaction holds it until it ends); transactions keep an undo log,
     so a failed block or batch leaves the store as it was. Nothing persists.
 
-    Example:
+    Examples:
         >>> store = MemoryStore()
         >>> store.capabilities.persistent, store.url
         (False, 'memory://')
@@ -333,7 +333,7 @@ class MemoryStore:
     def collection(self, spec: CollectionSpec[V]) -> _Documents[V]:
         """The module collection declared by ``spec`` (created on first use).
 
-        Example:
+        Examples:
             >>> from crmkit.model import Product
             >>> spec = CollectionSpec(name="demo.items", value_type=Product,
             ...                       key=lambda p: p.product_id)
@@ -367,7 +367,7 @@ class MemoryStore:
     def transaction(self) -> Iterator[None]:
         """A block whose writes all happen or none do; nested blocks roll back on their own.
 
-        Example:
+        Examples:
             >>> import datetime as dt
             >>> from crmkit.model import Product
             >>> store = MemoryStore()
@@ -401,7 +401,7 @@ class MemoryStore:
     ) -> ErasureReport:
         """Remove a customer's personal data from every collection (see the storage guide).
 
-        Example:
+        Examples:
             >>> import datetime as dt
             >>> from crmkit.model import Customer
             >>> store = MemoryStore()

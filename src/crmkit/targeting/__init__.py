@@ -7,7 +7,7 @@ exclusion. Triggers, send-time optimization, next-best product and a pseudonymou
 platforms complete the area. Every function takes plain arrays or column tables; any score array
 (CLV, P(alive), uplift) works.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from crmkit.targeting import assign_holdout, expected_incremental_value, select_offers
     >>> ids = np.array([f"c{i}" for i in range(6)])
@@ -44,6 +44,24 @@ from crmkit.targeting._recommend import (
 )
 from crmkit.targeting._selection import Selection, select_offers
 from crmkit.targeting._send_time import SendTimes, best_send_times
+from crmkit.targeting._store import (
+    AUDIENCE_MEMBERS,
+    AUDIENCES,
+    HOLDOUT_MEMBERS,
+    HOLDOUTS,
+    AudienceMember,
+    AudienceRecord,
+    HoldoutMember,
+    HoldoutRecord,
+    StoredAudience,
+    contact_log_start,
+    eligibility_from_store,
+    load_audience,
+    load_holdout,
+    log_contacts,
+    save_audience,
+    save_holdout,
+)
 from crmkit.targeting._timezones import local_times, utc_offsets
 from crmkit.targeting._triggers import (
     Triggers,
@@ -58,7 +76,13 @@ from crmkit.targeting._triggers import (
 from crmkit.targeting._value import expected_incremental_value
 
 __all__ = [
+    "AUDIENCES",
+    "AUDIENCE_MEMBERS",
+    "HOLDOUTS",
+    "HOLDOUT_MEMBERS",
     "Audience",
+    "AudienceMember",
+    "AudienceRecord",
     "CoPurchase",
     "CoPurchaseFit",
     "Eligibility",
@@ -66,12 +90,15 @@ __all__ = [
     "ExclusionReason",
     "FrequencyCap",
     "HoldoutAssignment",
+    "HoldoutMember",
+    "HoldoutRecord",
     "NextBestEvaluation",
     "PseudonymousAudience",
     "Recommendations",
     "Selection",
     "SendTimes",
     "SendWindow",
+    "StoredAudience",
     "SuppressionColumns",
     "SuppressionReason",
     "Triggers",
@@ -80,15 +107,22 @@ __all__ = [
     "anniversary",
     "assign_holdout",
     "best_send_times",
+    "contact_log_start",
+    "eligibility_from_store",
     "evaluate_next_best",
     "expected_incremental_value",
     "hash_unit",
     "hit_rate",
+    "load_audience",
+    "load_holdout",
     "local_times",
+    "log_contacts",
     "points_expiring",
     "popular_items",
     "pseudonymous_audience",
     "replenishment",
+    "save_audience",
+    "save_holdout",
     "select_offers",
     "suppressions_from_contacts",
     "tier_near_miss",

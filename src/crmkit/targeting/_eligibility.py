@@ -43,7 +43,7 @@ _NAT = np.datetime64("NaT", "us")
 class SuppressionReason(enum.StrEnum):
     """Why a customer is on a suppression list, most binding first.
 
-    Example:
+    Examples:
         >>> SuppressionReason("legal_hold") is SuppressionReason.LEGAL_HOLD
         True
     """
@@ -61,7 +61,7 @@ class ExclusionReason(enum.StrEnum):
     The first three kinds of reason drop a customer; ``cooldown``, ``frequency_cap`` (under the
     ``"defer"`` policy) and ``quiet_hours`` only defer the send.
 
-    Example:
+    Examples:
         >>> ExclusionReason("quiet_hours") is ExclusionReason.QUIET_HOURS
         True
     """
@@ -84,7 +84,7 @@ _SUPPRESSION_ORDER = [r.value for r in SuppressionReason]
 class SuppressionColumns(Columns):
     """Suppression list entries; ``channel`` ``""`` means every channel, ``until`` NaT forever.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> s = SuppressionColumns.from_arrays(customer_id=["c1"], reason=["bounced"],
         ...     channel=["email"], at=np.array(["2024-01-01"], dtype="datetime64[us]"))
@@ -125,7 +125,7 @@ def suppressions_from_contacts(contacts: ContactColumns) -> SuppressionColumns:
 
     Each such contact suppresses its own channel from the contact's time on.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> k = ContactColumns.from_arrays(contact_id=["k1", "k2"], campaign_id=["x", "x"],
         ...     customer_id=["a", "b"], channel=["email", "sms"], outcome=["complained", "sent"],
@@ -166,7 +166,7 @@ class FrequencyCap:
     ``channel`` None counts every channel (a cap across channels); ``campaign_id`` None counts every
     campaign (a cap across campaigns).
 
-    Example:
+    Examples:
         >>> FrequencyCap(max_contacts=2, window_hours=7 * 24, channel="email").max_contacts
         2
     """
@@ -195,7 +195,7 @@ class SendWindow:
 
     A window whose ``end`` is not after ``start`` runs over midnight (22:00–06:00).
 
-    Example:
+    Examples:
         >>> w = SendWindow(start=dt.time(8), end=dt.time(21), weekdays=(0, 1, 2, 3, 4))
         >>> w.allows(dt.datetime(2024, 5, 6, 9, 30))   # a Monday, 09:30 local
         True
@@ -263,7 +263,7 @@ class EligibilityResult:
     ``reason`` is ``""`` for eligible customers; ``next_eligible_at`` is set (UTC) for deferred
     customers and NaT otherwise.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> r = EligibilityResult(customer_id=np.array(["a", "b"]),
         ...     reason=np.array(["", "bounced"]),
@@ -325,7 +325,7 @@ class Eligibility:
     ``cap_policy="defer"`` a capped customer is deferred to the time the window frees a slot;
     under ``"drop"`` the customer is dropped.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from crmkit.columns import ConsentColumns
         >>> consents = ConsentColumns.from_arrays(customer_id=["a", "b"], channel=["email"] * 2,

@@ -31,7 +31,7 @@ def _digest(values: npt.NDArray[np.str_], salt: str) -> npt.NDArray[np.str_]:
 class PseudonymousAudience:
     """Hashed keys per customer (``""`` where the identifier is missing or invalid).
 
-    Example:
+    Examples:
         >>> a = pseudonymous_audience(["c1"], email=["A@x.org"], salt="s1")
         >>> len(a.email_sha256[0]), str(a.phone_sha256[0])
         (64, '')
@@ -84,7 +84,7 @@ def pseudonymous_audience(
     ``""`` or None in the inputs; missing or invalid ones give ``""`` in the output.
     ``email_policy`` defaults to ``EmailPolicy.literal()`` (trim and lower-case only).
 
-    Example:
+    Examples:
         >>> a = pseudonymous_audience(["c1", "c2"], email=[" Ann@X.org", None],
         ...     phone=[None, "0151 2345678"], salt="")
         >>> b = pseudonymous_audience(["c"], email=["ann@x.org"], salt="")

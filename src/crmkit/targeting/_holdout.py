@@ -55,7 +55,7 @@ def hash_unit(customer_id: Any, *, salt: str) -> npt.NDArray[np.float64]:
     assignment made from it is stable across runs and audience changes. A new salt (one per
     campaign) gives an independent draw.
 
-    Example:
+    Examples:
         >>> u = hash_unit(["c1", "c2"], salt="spring-2024")
         >>> bool(((u >= 0) & (u < 1)).all()), bool(hash_unit(["c2"], salt="spring-2024")[0] == u[1])
         (True, True)
@@ -69,7 +69,7 @@ def hash_unit(customer_id: Any, *, salt: str) -> npt.NDArray[np.float64]:
 class HoldoutAssignment:
     """The group of each customer (aligned with ``customer_id``) and the groups' names.
 
-    Example:
+    Examples:
         >>> a = assign_holdout(["a", "b", "c"], salt="x", fractions={"treatment": 1.0})
         >>> a.group.tolist(), a.counts()
         (['treatment', 'treatment', 'treatment'], {'treatment': 3})
@@ -134,7 +134,7 @@ def assign_holdout(
     the groups cut at the given fractions, so every stratum is split in the exact proportions;
     a customer then keeps its group unless audience changes move it across a cut.
 
-    Example:
+    Examples:
         >>> ids = [f"c{i}" for i in range(10_000)]
         >>> a = assign_holdout(ids, salt="winback-2024-05")
         >>> a.counts()["control"] / 10_000    # about the 10% asked for

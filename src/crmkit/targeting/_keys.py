@@ -17,7 +17,7 @@ __all__ = ["Audience"]
 class Audience:
     """Unique customer ids with a sorted index, to map rows of other tables onto them.
 
-    Example:
+    Examples:
         >>> aud = Audience.of(["c", "a", "b"])
         >>> aud.position(["a", "x", "c"]).tolist()
         [1, -1, 0]

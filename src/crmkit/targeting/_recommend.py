@@ -28,7 +28,7 @@ __all__ = [
 class Recommendations:
     """Top-k items per customer (``""`` where fewer than k could be found), best first.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> r = Recommendations(customer_id=np.array(["a"]), item=np.array([["x", ""]]),
         ...                     score=np.array([[0.5, 0.0]]))
@@ -58,7 +58,7 @@ class CoPurchase:
     item is the sum of its similarities to the items they bought (Linden, Smith & York, 2003).
     ``shrinkage`` adds to the denominator so pairs seen by few customers count for less.
 
-    Example:
+    Examples:
         >>> fit = CoPurchase().fit(["a", "a", "b", "b", "c"], ["tea", "cup", "tea", "cup", "tea"])
         >>> rec = fit.recommend(["c"], ["tea"], customer_id=["c"], k=1)
         >>> rec.item[0].tolist()
@@ -106,7 +106,7 @@ class CoPurchase:
 class CoPurchaseFit:
     """The fitted item × item similarity (scipy.sparse CSR) over ``items``.
 
-    Example:
+    Examples:
         >>> fit = CoPurchase().fit(["a", "a"], ["x", "y"])
         >>> fit.items.tolist(), fit.similarity.shape
         (['x', 'y'], (2, 2))
@@ -182,7 +182,7 @@ def popular_items(
 ) -> Recommendations:
     """The popularity baseline: the k items with most buyers that each customer has not bought.
 
-    Example:
+    Examples:
         >>> r = popular_items(["a", "b", "b"], ["x", "x", "y"], for_customer_id=["a"], k=1)
         >>> r.item[0].tolist()
         ['y']
@@ -224,7 +224,7 @@ def hit_rate(recommendations: Recommendations, customer_id: Any, item_id: Any) -
 
     Only customers present in both ``recommendations`` and the held-out rows count.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> r = Recommendations(customer_id=np.array(["a", "b"]),
         ...     item=np.array([["x", "y"], ["x", "z"]]), score=np.ones((2, 2)))
@@ -252,7 +252,7 @@ def hit_rate(recommendations: Recommendations, customer_id: Any, item_id: Any) -
 class NextBestEvaluation:
     """Hit rates of the co-purchase model and the popularity baseline on held-out purchases.
 
-    Example:
+    Examples:
         >>> NextBestEvaluation(k=5, customers=10, hit_rate=0.4, baseline_hit_rate=0.2).lift
         2.0
     """
@@ -283,7 +283,7 @@ def evaluate_next_best(
     (bought items excluded, for the model and the baseline alike). Works on any purchase rows,
     e.g. ``OrderLineColumns`` (``customer_id``, ``product_id``, ``placed_at``).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> t = np.array(["2024-01-01"] * 5 + ["2024-02-01"], dtype="datetime64[us]")
         >>> cust, item = ["a", "a", "b", "c", "d", "b"], ["x", "y", "x", "z", "z", "y"]

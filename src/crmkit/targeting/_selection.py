@@ -49,7 +49,7 @@ class Selection:
     ``"optimal"``, ``"feasible"`` (a gap remains) or ``"segment_min_unmet"`` (the greedy path found
     no way to meet a segment minimum).
 
-    Example:
+    Examples:
         >>> s = select_offers([5.0, 3.0, -1.0], cost=[2.0, 2.0, 1.0], budget=3.0)
         >>> s.option.tolist(), s.objective, s.spend
         ([0, -1, -1], 5.0, 2.0)
@@ -543,7 +543,7 @@ def select_offers(
     ``method="auto"`` solves exactly with ``scipy.optimize.milp`` up to ``exact_max_customers``
     and takes the greedy path with a proven optimality gap above that.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> value = np.array([[4.0, 6.0], [3.0, 5.0], [2.0, 1.0]])
         >>> s = select_offers(value, cost=[1.0, 3.0], option_channel=["email", "sms"],

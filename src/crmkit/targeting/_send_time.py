@@ -30,7 +30,7 @@ class SendTimes:
     are the estimated Dirichlet concentrations (how many events' worth of weight the population
     profile gets).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> ev = EventColumns.from_arrays(event_id=["1", "2"], customer_id=["a", "b"],
         ...     type=["email_open", "email_open"],
@@ -99,7 +99,7 @@ def best_send_times(
     customers (Minka 2000) unless ``prior_strength`` fixes it. A customer with no events gets
     the population's best time; one with many events gets their own.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> ev = EventColumns.from_arrays(event_id=["1"], customer_id=["a"], type=["email_click"],
         ...     at=np.array(["2024-05-06T18:00"], dtype="datetime64[us]"))

@@ -41,7 +41,7 @@ def utc_offsets(times: npt.NDArray[np.datetime64], time_zone: Any) -> npt.NDArra
     Offsets are computed once per zone and UTC day; only rows on a day whose offset changes
     (a daylight-saving switch) are computed one by one.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> t = np.array(["2024-01-15T12:00", "2024-07-15T12:00"], dtype="datetime64[us]")
         >>> (utc_offsets(t, "Europe/Berlin") // 3_600_000_000).tolist()
@@ -74,7 +74,7 @@ def utc_offsets(times: npt.NDArray[np.datetime64], time_zone: Any) -> npt.NDArra
 def local_times(times: npt.NDArray[np.datetime64], time_zone: Any) -> npt.NDArray[np.datetime64]:
     """Wall-clock local times (naive ``datetime64[us]``) of UTC instants in the given zones.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> t = np.array(["2024-07-15T12:00"], dtype="datetime64[us]")
         >>> str(local_times(t, ["America/New_York"])[0])

@@ -36,7 +36,7 @@ _US_PER_DAY = 24 * _US_PER_HOUR
 class Triggers:
     """Fired triggers as aligned columns; ``item`` is ``""`` where a trigger has no item.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> t = Triggers(customer_id=np.array(["a"]), kind=np.array(["win_back"]),
         ...     due_at=np.array(["2024-05-01"], dtype="datetime64[us]"), amount=np.array([0.0]),
@@ -163,7 +163,7 @@ def abandoned_cart(
     since the customer's last checkout. A later ``checkout_started``, ``order_completed`` event or
     order closes the cart. ``due_at`` is the last addition plus ``wait_hours``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> ev = EventColumns.from_arrays(event_id=["1", "2", "3", "4"],
         ...     customer_id=["a", "a", "b", "b"],
@@ -196,7 +196,7 @@ def abandoned_browse(
 ) -> Triggers:
     """Customers who viewed products and neither added to cart nor bought since.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> ev = EventColumns.from_arrays(event_id=["1", "2"], customer_id=["a", "b"],
         ...     type=["product_view", "product_view"],
@@ -228,7 +228,7 @@ def win_back(
     with ``customer_id``, for example from ``crmkit.clv``) adds those below ``p_alive_threshold``.
     ``amount`` holds the days since the last purchase.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> o = OrderColumns.from_arrays(order_id=["1", "2", "3", "4"],
         ...     customer_id=["a", "a", "b", "b"], currency=["EUR"] * 4, total_minor=[1] * 4,
@@ -282,7 +282,7 @@ def replenishment(
     no cycle). A customer is due ``lead_days`` before last purchase + cycle and stays due until
     they buy it again. ``amount`` is the cycle in days.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> days = ["2024-01-01", "2024-01-31", "2024-03-01", "2024-03-31"]
         >>> lines = OrderLineColumns.from_arrays(order_id=["1", "2", "3", "4"], line_no=[0] * 4,
@@ -336,7 +336,7 @@ def anniversary(
     February falls on 28 February in common years. ``due_at`` is the day (00:00 UTC);
     ``amount`` is the number of years being completed.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> anniversary(["a", "b"], np.array(["1990-05-03", "1985-09-01"], dtype="datetime64[D]"),
         ...             now=np.datetime64("2024-05-01")).amount.tolist()
@@ -375,7 +375,7 @@ def tier_near_miss(
     ``amount_to_next_tier`` comes from a tier policy (``crmkit.loyalty`` or any other); NaN or
     values <= 0 (top tier, or already qualified) never fire.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> tier_near_miss(["a", "b"], [15.0, 80.0], now=np.datetime64("2024-05-01"),
         ...                max_amount=25.0).customer_id.tolist()
@@ -403,7 +403,7 @@ def points_expiring(
     Rows are points lots (several per customer allowed); the points expiring in the window are
     summed per customer. ``due_at`` is the earliest expiry in the window.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> t = points_expiring(["a", "a", "b"], [100, 50, 10],
         ...     np.array(["2024-05-10", "2024-05-20", "2024-09-01"], dtype="datetime64[us]"),

@@ -46,7 +46,7 @@ def expected_incremental_value(
     pass redemption probability × face value). All costs are in the units of ``value``.
     Any score arrays work: those of ``crmkit.clv`` or of another model.
 
-    Example:
+    Examples:
         >>> expected_incremental_value([0.05, 0.01], [200.0, 50.0], contact_cost=0.5).tolist()
         [9.5, 0.0]
     """

@@ -7,7 +7,7 @@ capability skip when the store does not declare it; known gaps are declared in
 
 This package imports pytest and Hypothesis: install ``crmkit[test]`` to use it.
 
-Example:
+Examples:
     >>> import pytest
     >>> from crmkit.storage.memory import MemoryStore
     >>> class TestMemoryStore(StoreConformance):
@@ -29,6 +29,7 @@ from crmkit.testing._behaviour import (
     TransactionChecks,
 )
 from crmkit.testing._concurrency import ConcurrencyChecks
+from crmkit.testing._modules import ModuleChecks
 from crmkit.testing._values import ColumnChecks, RoundTripChecks
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "ConcurrencyChecks",
     "ErasureChecks",
     "IngestChecks",
+    "ModuleChecks",
     "RoundTripChecks",
     "ScanChecks",
     "StoreConformance",
@@ -57,13 +59,14 @@ class StoreConformance(
     ErasureChecks,
     IngestChecks,
     ConcurrencyChecks,
+    ModuleChecks,
 ):
     """Every check of the kit: subclass it and override the ``store`` fixture.
 
     Set ``expected_failures = {"test_name": "why it fails here"}`` on the subclass for known
     gaps; they run as strict xfail. The names are those in ``crmkit.testing.CHECKS``.
 
-    Example:
+    Examples:
         >>> issubclass(StoreConformance, ErasureChecks)
         True
     """

@@ -36,7 +36,7 @@ KIT_SETTINGS = settings(
 def requires(*capabilities: str) -> Callable[[F], F]:
     """Mark a check as needing capabilities; it skips on stores that do not declare them.
 
-    Example:
+    Examples:
         >>> @requires("multi_process")
         ... def test_something(self, store): ...
         >>> test_something._crmkit_requires
@@ -98,7 +98,7 @@ class KitBase:
     this adapter; the check then runs as a strict xfail, so it must fail, and passing is reported
     as an error: remove the entry once the adapter is fixed.
 
-    Example:
+    Examples:
         >>> KitBase.expected_failures
         {}
     """

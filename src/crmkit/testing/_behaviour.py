@@ -79,7 +79,7 @@ def event(event_id: str, customer_id: str | None = "c-1", at: dt.datetime | None
 class BatchChecks(KitBase):
     """Upserts are idempotent by key, last-wins within a batch, and validated before writing.
 
-    Example:
+    Examples:
         >>> "test_delete" in dir(BatchChecks)
         True
     """
@@ -186,7 +186,7 @@ class BatchChecks(KitBase):
 class TransactionChecks(KitBase):
     """``with store.transaction():`` is atomic; nested blocks behave as documented.
 
-    Example:
+    Examples:
         >>> "test_transaction_commits_everything" in dir(TransactionChecks)
         True
     """
@@ -245,7 +245,7 @@ class TransactionChecks(KitBase):
 class ScanChecks(KitBase):
     """Scans are ordered by (time, key), half-open in time and paginated by keyset cursors.
 
-    Example:
+    Examples:
         >>> "test_pages_cover_every_value_once_in_order" in dir(ScanChecks)
         True
     """
@@ -373,7 +373,7 @@ class ScanChecks(KitBase):
 class ErasureChecks(KitBase):
     """``erase(customer_id)`` removes personal data everywhere and keeps accounting records.
 
-    Example:
+    Examples:
         >>> "test_erase_removes_personal_data" in dir(ErasureChecks)
         True
     """
@@ -499,7 +499,7 @@ class ErasureChecks(KitBase):
 class IngestChecks(KitBase):
     """The columnar bulk path writes what the value path writes, validated the same way.
 
-    Example:
+    Examples:
         >>> "test_order_columns_ingest_like_values" in dir(IngestChecks)
         True
     """

@@ -38,7 +38,7 @@ def _writer_process(url: str, tag: str, times: int) -> None:
 class ConcurrencyChecks(KitBase):
     """Writers at once lose nothing: threads sharing a store, processes sharing a URL.
 
-    Example:
+    Examples:
         >>> "test_processes_write_without_lost_writes" in dir(ConcurrencyChecks)
         True
     """

@@ -50,7 +50,7 @@ def _check_round_trip(collection: Any, values: list[Any], key: Any) -> None:
 class RoundTripChecks(KitBase):
     """Every value type written and read back equal, through ``get``, ``get_many`` and scans.
 
-    Example:
+    Examples:
         >>> "test_consents_round_trip" in dir(RoundTripChecks)
         True
     """
@@ -200,7 +200,7 @@ class RoundTripChecks(KitBase):
 class ColumnChecks(KitBase):
     """Columnar scans equal the columns built from the values a scan returns, in order.
 
-    Example:
+    Examples:
         >>> "test_empty_store_scans_to_empty_columns" in dir(ColumnChecks)
         True
     """

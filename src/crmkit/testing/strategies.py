@@ -4,7 +4,7 @@ Every strategy draws valid values only: aware datetimes with odd offsets and mic
 money in every minor-unit size, ids with quotes, NUL characters, SQL fragments and non-Latin
 text. Adapter authors use the same strategies as crmkit's own tests.
 
-Example:
+Examples:
     >>> from hypothesis import given, settings
     >>> from crmkit.testing import strategies as cst
     >>> @settings(max_examples=5)
@@ -98,7 +98,7 @@ _CHARS = st.characters(exclude_categories=["Cs"])
 def texts(*, max_size: int = 24) -> st.SearchStrategy[str]:
     """Non-empty, trimmed text from the whole of Unicode (NUL included) and hostile samples.
 
-    Example:
+    Examples:
         >>> from hypothesis import find
         >>> find(texts(), lambda s: "'" in s).count("'") >= 1
         True
@@ -113,7 +113,7 @@ def ids() -> st.SearchStrategy[str]:
     numpy's fixed-width strings drop trailing NUL characters, so an id ending in NUL could not
     survive a column table; ids with NUL inside are drawn.
 
-    Example:
+    Examples:
         >>> from hypothesis import find
         >>> find(ids(), lambda s: s.startswith("id-"))
         'id-0'
@@ -125,7 +125,7 @@ def ids() -> st.SearchStrategy[str]:
 def snake_codes() -> st.SearchStrategy[str]:
     """Lower snake_case codes such as ``web`` or ``loyalty_card``.
 
-    Example:
+    Examples:
         >>> from hypothesis import find
         >>> find(snake_codes(), lambda s: True)
         'a'
@@ -138,7 +138,7 @@ def aware_datetimes(
 ) -> st.SearchStrategy[dt.datetime]:
     """Timezone-aware datetimes with microseconds and fixed offsets from −14:00 to +14:00.
 
-    Example:
+    Examples:
         >>> from hypothesis import find
         >>> find(aware_datetimes(), lambda d: True).tzinfo is not None
         True
@@ -154,7 +154,7 @@ def aware_datetimes(
 def dates() -> st.SearchStrategy[dt.date]:
     """Calendar dates (birth dates) from 1900 to 2030.
 
-    Example:
+    Examples:
         >>> from hypothesis import find
         >>> find(dates(), lambda d: d.month == 2).month
         2
@@ -165,7 +165,7 @@ def dates() -> st.SearchStrategy[dt.date]:
 def currencies() -> st.SearchStrategy[str]:
     """ISO 4217 codes, each minor-unit size well represented (EUR, JPY, KWD, CLF...).
 
-    Example:
+    Examples:
         >>> from hypothesis import find
         >>> find(currencies(), lambda c: True) in MINOR_UNITS
         True
@@ -179,7 +179,7 @@ def money(
 ) -> st.SearchStrategy[Money]:
     """Money in ``currency`` (or any), amounts within ``[min_minor, max_minor]`` minor units.
 
-    Example:
+    Examples:
         >>> from hypothesis import find
         >>> find(money("JPY", min_minor=0), lambda m: m.amount_minor > 5).amount_minor
         6
@@ -193,7 +193,7 @@ def money(
 def scalars() -> st.SearchStrategy[str | int | float | bool | None]:
     """JSON-safe scalars for ``attributes`` and ``properties``.
 
-    Example:
+    Examples:
         >>> from hypothesis import find
         >>> find(scalars(), lambda x: isinstance(x, bool))
         False
@@ -218,7 +218,7 @@ def _optional(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 def channels() -> st.SearchStrategy[Channel]:
     """Contact channels.
 
-    Example:
+    Examples:
         >>> from hypothesis import find
         >>> find(channels(), lambda c: True) in Channel
         True
@@ -229,7 +229,7 @@ def channels() -> st.SearchStrategy[Channel]:
 def addresses() -> st.SearchStrategy[Address]:
     """Postal addresses with any subset of fields.
 
-    Example:
+    Examples:
         >>> from hypothesis import find
         >>> find(addresses(), lambda a: a.city is not None).city is not None
         True
@@ -248,7 +248,7 @@ def addresses() -> st.SearchStrategy[Address]:
 def identifiers() -> st.SearchStrategy[Identifier]:
     """Typed identifiers (email, phone, loyalty card...).
 
-    Example:
+    Examples:
         >>> from hypothesis import find
         >>> find(identifiers(), lambda i: True).kind
         'a'
@@ -259,7 +259,7 @@ def identifiers() -> st.SearchStrategy[Identifier]:
 def source_records() -> st.SearchStrategy[SourceRecord]:
     """Source records with every field optional but the key and time.
 
-    Example:
+    Examples:
         >>> from hypothesis import find
         >>> ":" in find(source_records(), lambda r: True).key
         True
@@ -284,7 +284,7 @@ def source_records() -> st.SearchStrategy[SourceRecord]:
 def customers() -> st.SearchStrategy[Customer]:
     """Customer profiles.
 
-    Example:
+    Examples:
         >>> from hypothesis import find
         >>> find(customers(), lambda c: bool(c.tags)).tags != frozenset()
         True
@@ -309,7 +309,7 @@ def customers() -> st.SearchStrategy[Customer]:
 def consents(customer_id: str | None = None) -> st.SearchStrategy[Consent]:
     """Consent events, of one customer if ``customer_id`` is given.
 
-    Example:
+    Examples:
         >>> from hypothesis import find
         >>> find(consents("c-1"), lambda c: True).customer_id
         'c-1'
@@ -329,7 +329,7 @@ def consents(customer_id: str | None = None) -> st.SearchStrategy[Consent]:
 def products() -> st.SearchStrategy[Product]:
     """Catalog products.
 
-    Example:
+    Examples:
         >>> from hypothesis import find
         >>> find(products(), lambda p: p.price is not None).price.amount_minor >= 0
         True
@@ -348,7 +348,7 @@ def products() -> st.SearchStrategy[Product]:
 def order_lines(draw: st.DrawFn, currency: str | None = None) -> OrderLine:
     """Order lines in ``currency`` (or any), discounts within the line's gross.
 
-    Example:
+    Examples:
         >>> from hypothesis import find
         >>> find(order_lines("EUR"), lambda x: x.discount is not None).total.currency
         'EUR'
@@ -370,7 +370,7 @@ def order_lines(draw: st.DrawFn, currency: str | None = None) -> OrderLine:
 def orders(draw: st.DrawFn, customer_id: str | None = None, *, max_lines: int = 4) -> Order:
     """Orders with 1..``max_lines`` lines in one currency, of one customer if given.
 
-    Example:
+    Examples:
         >>> from hypothesis import find
         >>> len(find(orders(), lambda o: len(o.lines) > 1).lines)
         2
@@ -395,7 +395,7 @@ def orders(draw: st.DrawFn, customer_id: str | None = None, *, max_lines: int = 
 def return_lines() -> st.SearchStrategy[ReturnLine]:
     """Returned units of a product.
 
-    Example:
+    Examples:
         >>> from hypothesis import find
         >>> find(return_lines(), lambda x: True).quantity
         1
@@ -406,7 +406,7 @@ def return_lines() -> st.SearchStrategy[ReturnLine]:
 def returns(customer_id: str | None = None) -> st.SearchStrategy[Return]:
     """Returns and refunds, of one customer if given.
 
-    Example:
+    Examples:
         >>> from hypothesis import find
         >>> find(returns("c-9"), lambda r: True).customer_id
         'c-9'
@@ -426,7 +426,7 @@ def returns(customer_id: str | None = None) -> st.SearchStrategy[Return]:
 def events(customer_id: str | None = None) -> st.SearchStrategy[Event]:
     """Events of known customers or anonymous visitors (at least one id set).
 
-    Example:
+    Examples:
         >>> from hypothesis import find
         >>> find(events(), lambda e: e.customer_id is None).anonymous_id is not None
         True
@@ -449,7 +449,7 @@ def events(customer_id: str | None = None) -> st.SearchStrategy[Event]:
 def contacts(customer_id: str | None = None) -> st.SearchStrategy[Contact]:
     """Campaign contacts, of one customer if given.
 
-    Example:
+    Examples:
         >>> from hypothesis import find
         >>> find(contacts(), lambda k: True).outcome in ContactOutcome
         True

@@ -2,7 +2,7 @@
 trained by EM without labels, explanations per pair, and clustering under the identity graph's
 policies. Every public name is also available from ``crmkit.identity``.
 
-Example:
+Examples:
     >>> import crmkit.identity.linkage as lk
     >>> t = lk.read_table({"email": ["ann@x.org", "ann@x.org", "bob@y.org"]})
     >>> lk.Blocking(rules=[lk.BlockingRule(columns="email")]).count_pairs(t).total

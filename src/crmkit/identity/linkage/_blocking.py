@@ -38,7 +38,7 @@ class BlockingRule:
     """Pairs records whose ``columns`` are all present and equal (``other``: compared with these
     columns of the other record instead, for swapped fields).
 
-    Example:
+    Examples:
         >>> BlockingRule(columns=("last_name", "postcode")).name
         'last_name+postcode'
         >>> BlockingRule(columns=("given", "surname"), other=("surname", "given")).name
@@ -113,7 +113,7 @@ class BlockingStats:
     union of the rules before it (``new_pairs``; exact when ``exact`` is True, else counted on a
     sample of records); ``total`` is the size of the union.
 
-    Example:
+    Examples:
         >>> import crmkit.identity.linkage as lk
         >>> t = lk.read_table({"last": ["a", "a", "b", "b"], "zip": ["1", "2", "2", "2"]})
         >>> s = lk.Blocking(rules=[lk.BlockingRule(columns="last"),
@@ -133,7 +133,7 @@ class BlockingStats:
 class Blocking:
     """A union of [`BlockingRule`][crmkit.identity.linkage.BlockingRule]s.
 
-    Example:
+    Examples:
         >>> import crmkit.identity.linkage as lk
         >>> t = lk.read_table({"email": ["a@x", "a@x", "b@x"], "zip": ["1", "1", "1"]})
         >>> b = lk.Blocking(rules=[lk.BlockingRule(columns="email"),

@@ -60,7 +60,7 @@ class LinkageTable:
     """Records to link as encoded text columns, with their ids and, when two tables are linked,
     the side each record comes from (0 left, 1 right; all 0 when one table is deduplicated).
 
-    Example:
+    Examples:
         >>> t = read_table({"record_id": ["a", "b"], "city": ["Bonn", "Bonn"]})
         >>> len(t), t.linking, t.column("city").codes.tolist()
         (2, False, [0, 0])
@@ -121,7 +121,7 @@ def read_table(
     ``columns``: the columns to keep (default all). Record ids must be unique within a table; when
     two tables are linked, the same id may appear on both sides.
 
-    Example:
+    Examples:
         >>> t = read_table({"name": ["ann", ""]}, {"name": ["ann"]})
         >>> t.record_id.tolist(), t.side.tolist(), t.column("name").codes.tolist()
         (['row:0', 'row:1', 'row:0'], [0, 0, 1], [0, -1, 0])

@@ -64,7 +64,7 @@ class Comparison:
 
     Subclasses define ``level_names()`` and ``_value_levels(a, b)`` over distinct value pairs.
 
-    Example:
+    Examples:
         >>> ExactMatch(column="city").level_names()
         ('exact', 'else')
     """
@@ -122,7 +122,7 @@ class Comparison:
 class ExactMatch(Comparison):
     """Two levels: the values are equal, or not.
 
-    Example:
+    Examples:
         >>> ExactMatch(column="city", term_frequency=True).name
         'city'
     """
@@ -143,7 +143,7 @@ class StringComparison(Comparison):
     Similarities (``jaro_winkler``, ``jaccard``) need ``>= threshold``, thresholds descending;
     distances (``levenshtein``, ``damerau_levenshtein``) need ``<= threshold``, ascending.
 
-    Example:
+    Examples:
         >>> c = StringComparison(column="surname", metric="damerau_levenshtein",
         ...                      thresholds=(1, 2))
         >>> c.level_names()
@@ -222,7 +222,7 @@ class NameComparison(Comparison):
     swapped (with ``swap_with``, the other name column); an initial matching the name;
     Jaro-Winkler at ``thresholds``; else. Names alone do not corroborate a link by default.
 
-    Example:
+    Examples:
         >>> NameComparison(column="first_name", swap_with="last_name").level_names()[:4]
         ('exact', 'nickname', 'swapped', 'initial')
     """
@@ -318,7 +318,7 @@ class DateComparison(Comparison):
     digit wrong or two adjacent digits swapped, e.g. in the year); within each of
     ``within_days``; else.
 
-    Example:
+    Examples:
         >>> DateComparison(column="dob").level_names()
         ('exact', 'day_month_swap', 'typo', 'within_31_days', 'within_365_days', 'else')
     """
@@ -359,7 +359,7 @@ class NumberComparison(Comparison):
     """Numbers: exact; absolute difference within each of ``within`` (ascending); else
     (text that is not a number falls to else unless equal).
 
-    Example:
+    Examples:
         >>> NumberComparison(column="age", within=(1, 5)).level_names()
         ('exact', 'within_1', 'within_5', 'else')
     """
@@ -381,7 +381,7 @@ class PostcodeComparison(Comparison):
     """Postcodes: exact; one edit (Damerau-Levenshtein 1); the same first ``prefix`` characters
     (the district); else.
 
-    Example:
+    Examples:
         >>> PostcodeComparison(column="postcode").level_names()
         ('exact', 'typo', 'prefix_3', 'else')
     """
@@ -409,7 +409,7 @@ class EmailComparison(Comparison):
     """Emails: exact; the same user part at another domain; user parts within Jaro-Winkler
     ``threshold`` at the same domain; else.
 
-    Example:
+    Examples:
         >>> EmailComparison(column="email").level_names()
         ('exact', 'same_user', 'similar_user_same_domain', 'else')
     """

@@ -44,7 +44,7 @@ def crm_model() -> FellegiSunter:
     adjusted), birth date, email, phone, street, postcode and city; blocking on email, phone,
     last name + postcode, first name + birth date and last name + birth date.
 
-    Example:
+    Examples:
         >>> [c.name for c in crm_model().comparisons][:3]
         ['first_name', 'last_name', 'birth_date']
     """

@@ -36,7 +36,7 @@ class Linkage:
     1 right) and ``entity_id``; the scored candidate ``pairs`` with ``accepted`` (the pair ended
     in one entity) and ``refusal`` (why not; ``""`` if accepted); the ``fit`` and the ``graph``.
 
-    Example:
+    Examples:
         >>> import crmkit.identity.linkage as lk
         >>> fit = lk.FellegiSunterFit.from_parameters(
         ...     comparisons=[lk.NameComparison(column="first"), lk.DateComparison(column="dob")],
@@ -143,7 +143,7 @@ def dedupe(
     trained ``fit`` with the ``blocking`` to use. ``max_cluster_size``: most records in one
     entity (merge protection; None: no cap).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> import crmkit.identity.linkage as lk
         >>> rng = np.random.default_rng(1)
@@ -181,7 +181,7 @@ def link(
     [`dedupe`][crmkit.identity.linkage.dedupe]. When an id appears in both tables, entity ids
     carry a ``left:``/``right:`` prefix.
 
-    Example:
+    Examples:
         >>> import crmkit.identity.linkage as lk
         >>> fit = lk.FellegiSunterFit.from_parameters(
         ...     comparisons=[lk.ExactMatch(column="email")], m=[[0.95, 0.05]],

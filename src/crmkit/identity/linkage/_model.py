@@ -94,7 +94,7 @@ class FellegiSunter:
     ``chunk_size``: candidate pairs compared at once (bounds memory); ``threshold``: the match
     probability from which a pair is a link (labels can calibrate it later).
 
-    Example:
+    Examples:
         >>> import crmkit.identity.linkage as lk
         >>> model = lk.FellegiSunter(
         ...     comparisons=[lk.NameComparison(column="first"), lk.ExactMatch(column="city")],
@@ -211,7 +211,7 @@ class FellegiSunterFit:
     ``threshold`` match probability of a link and the training ``diagnostics``. Serializes to
     JSON with [`to_json`][crmkit.identity.linkage.FellegiSunterFit.to_json].
 
-    Example:
+    Examples:
         >>> import crmkit.identity.linkage as lk
         >>> fit = lk.FellegiSunterFit.from_parameters(
         ...     comparisons=[lk.ExactMatch(column="email")], m=[[0.95, 0.05]],

@@ -23,7 +23,7 @@ class Candidates:
     """Candidate pairs ``(a[i], b[i])`` (record positions) and their comparison ``levels`` (one
     column per comparison, -1 where a value is missing).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> c = Candidates(a=np.array([0]), b=np.array([1]), levels=np.zeros((1, 2), np.int8))
         >>> len(c)
@@ -63,7 +63,7 @@ class Waterfall:
     frequency adjustment is included and also shown alone in ``tf_adjustment``) and
     ``cumulative``. The last cumulative value is the pair's match weight.
 
-    Example:
+    Examples:
         >>> import crmkit.identity.linkage as lk
         >>> fit = lk.FellegiSunterFit.from_parameters(
         ...     comparisons=[lk.ExactMatch(column="email")], m=[[0.95, 0.05]],
@@ -103,7 +103,7 @@ class ScoredPairs:
     ``prior`` (log2 λ/(1-λ), the same for every pair) and ``corroborated`` (some comparison
     other than names agrees with positive weight).
 
-    Example:
+    Examples:
         >>> import crmkit.identity.linkage as lk
         >>> recs = {"first": ["ann", "ann", "bob"], "dob": ["1990-01-02", "1990-01-02", ""]}
         >>> fit = lk.FellegiSunterFit.from_parameters(

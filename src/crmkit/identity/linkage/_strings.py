@@ -38,7 +38,7 @@ MAX_LEN = 40
 def encode(values: Any, max_len: int = MAX_LEN) -> tuple[CodeArray, IntArray]:
     """Code points of each string, padded with 0 to one width, and each string's length.
 
-    Example:
+    Examples:
         >>> cp, n = encode(["ab", "c"])
         >>> cp.tolist(), n.tolist()
         ([[97, 98], [99, 0]], [2, 1])
@@ -121,7 +121,7 @@ def jaro_winkler(
     """Jaro-Winkler similarity of each pair ``(a[i], b[i])`` (1 = equal, 0 = nothing in common;
     two empty strings score 0).
 
-    Example:
+    Examples:
         >>> jaro_winkler(["martha", "dwayne", "abc"], ["marhta", "duane", "xyz"]).round(4).tolist()
         [0.9611, 0.84, 0.0]
     """
@@ -245,7 +245,7 @@ def levenshtein(a: Any, b: Any, *, cap: int = 8) -> IntArray:
     """Levenshtein distance of each pair (insertions, deletions, substitutions), capped at
     ``cap + 1``.
 
-    Example:
+    Examples:
         >>> levenshtein(["kitten", "", "abc"], ["sitting", "ab", "abc"]).tolist()
         [3, 2, 0]
     """
@@ -259,7 +259,7 @@ def damerau_levenshtein(a: Any, b: Any, *, cap: int = 8) -> IntArray:
     """Damerau-Levenshtein distance (optimal string alignment: adjacent transpositions count 1),
     capped at ``cap + 1``.
 
-    Example:
+    Examples:
         >>> damerau_levenshtein(["abcd", "ca", "2001"], ["acbd", "abc", "2010"]).tolist()
         [1, 3, 1]
     """
@@ -273,7 +273,7 @@ def jaccard_bigrams(a: Any, b: Any) -> FloatArray:
     """Jaccard similarity of the character bigram sets of each pair (a one-letter string is its
     own bigram; two empty strings score 0).
 
-    Example:
+    Examples:
         >>> jaccard_bigrams(["night", "ab"], ["nacht", "ab"]).round(3).tolist()
         [0.143, 1.0]
     """

@@ -1,6 +1,6 @@
 """The embedded default store: SQLite in WAL mode, one file, ``sqlite:///path``.
 
-Example:
+Examples:
     >>> import tempfile, pathlib, crmkit
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "shop.db"
     >>> with crmkit.connect(f"sqlite:///{path}") as store:

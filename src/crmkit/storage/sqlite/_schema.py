@@ -16,7 +16,7 @@ __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Migration", "migrate", "schema_versi
 class Migration:
     """One step of the schema: a version, what it does, and its statements (run in one transaction).
 
-    Example:
+    Examples:
         >>> MIGRATIONS[0].version
         1
     """

@@ -75,7 +75,7 @@ class SQLiteStore:
         synchronous: SQLite's ``synchronous`` pragma: ``"NORMAL"`` (default; survives a crashed
             process, may lose the last commits on power loss) or ``"FULL"``.
 
-    Example:
+    Examples:
         >>> import tempfile, pathlib
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "shop.db"
         >>> with SQLiteStore(f"sqlite:///{path}") as store:
@@ -144,7 +144,7 @@ class SQLiteStore:
     def collection(self, spec: CollectionSpec[V]) -> SQLiteDocuments[V]:
         """The module collection declared by ``spec``, kept as JSON documents.
 
-        Example:
+        Examples:
             >>> import tempfile, pathlib
             >>> from crmkit.model import Product
             >>> spec = CollectionSpec(name="demo.items", value_type=Product,
@@ -312,7 +312,7 @@ class SQLiteStore:
         The outermost block takes the write lock at once (``BEGIN IMMEDIATE``), so a block never
         fails half-way for a concurrent writer; the thread holds the store until the block ends.
 
-        Example:
+        Examples:
             >>> import tempfile, pathlib
             >>> from crmkit.model import Product
             >>> store = SQLiteStore(pathlib.Path(tempfile.mkdtemp()) / "t.db")
@@ -364,7 +364,7 @@ class SQLiteStore:
     ) -> ErasureReport:
         """Remove a customer's personal data from every collection (see the storage guide).
 
-        Example:
+        Examples:
             >>> import datetime as dt, tempfile, pathlib
             >>> from crmkit.model import Customer
             >>> store = SQLiteStore(pathlib.Path(tempfile.mkdtemp()) / "e.db")
@@ -422,7 +422,7 @@ class SQLiteStore:
     def check_integrity(self) -> None:
         """Run ``PRAGMA integrity_check``; raise ``IntegrityError`` listing the first problems.
 
-        Example:
+        Examples:
             >>> import tempfile, pathlib
             >>> store = SQLiteStore(pathlib.Path(tempfile.mkdtemp()) / "i.db")
             >>> store.check_integrity()
@@ -439,7 +439,7 @@ class SQLiteStore:
     def schema_version(self) -> int:
         """The schema version of the file.
 
-        Example:
+        Examples:
             >>> import tempfile, pathlib
             >>> from crmkit.storage.sqlite import SCHEMA_VERSION
             >>> store = SQLiteStore(pathlib.Path(tempfile.mkdtemp()) / "v.db")

@@ -63,7 +63,7 @@ def to_ascii(values: Array) -> Array | None:
 
     Works on the code points directly: the same bytes as ``astype("S")`` at memory speed.
 
-    Example:
+    Examples:
         >>> to_ascii(np.array(["ab", "c"])).tolist(), to_ascii(np.array(["é"]))
         ([b'ab', b'c'], None)
     """
@@ -80,7 +80,7 @@ def to_ascii(values: Array) -> Array | None:
 def from_ascii(values: Array) -> Array:
     """ASCII bytes (``S`` dtype) as unicode text; the inverse of ``to_ascii``.
 
-    Example:
+    Examples:
         >>> from_ascii(np.array([b"ab", b"c"])).tolist()
         ['ab', 'c']
     """
@@ -95,7 +95,7 @@ def from_ascii(values: Array) -> Array:
 def encode(values: Array) -> tuple[str, bytes]:
     """The encoding tag and bytes of a one-dimensional column.
 
-    Example:
+    Examples:
         >>> tag, data = encode(np.array(["EUR", "EUR"]))
         >>> tag, decode(tag, [data]).tolist()
         ('const:2:<U3', ['EUR', 'EUR'])
@@ -121,7 +121,7 @@ def encode(values: Array) -> tuple[str, bytes]:
 def decode(tag: str, chunks: list[bytes]) -> Array:
     """The read-only column stored as ``tag`` and its chunks (the inverse of ``encode``).
 
-    Example:
+    Examples:
         >>> tag, data = encode(np.array([1, 300, -5]))
         >>> tag, decode(tag, [data]).tolist()
         ('int:<i2', [1, 300, -5])

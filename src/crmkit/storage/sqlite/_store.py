@@ -302,8 +302,10 @@ class SQLiteStore:
                     if con.in_transaction:
                         con.execute("ROLLBACK")
                     raise
-            except sqlite3.OperationalError as exc:
+            except sqlite3.OperationalError as exc:  # locked by another writer, read-only, full
                 log.debug("%s: column cache of %s not stored (%s)", self._path, table, exc)
+            except sqlite3.Error as exc:
+                raise _mapped(self._path, exc) from exc
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

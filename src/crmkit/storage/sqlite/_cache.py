@@ -226,22 +226,32 @@ def load(con: sqlite3.Connection, entry: str, at: int, lo: int, hi: int) -> dict
         "WHERE entry = ? AND version = ? AND hi >= ? AND lo < ? ORDER BY segment, part, chunk",
         (entry, at, lo, hi),
     ).fetchall()
-    pieces: dict[str, list[Array]] = {}
+    stored: dict[str, list[tuple[str, list[bytes]]]] = {}
+    for (_, part), group in itertools.groupby(rows, key=lambda r: (r[0], r[1])):
+        found = list(group)
+        tag = found[0][3]
+        if [r[2] for r in found] != list(range(len(found))) or any(r[3] != tag for r in found):
+            return None  # pragma: no cover - a damaged entry; rebuild it
+        stored.setdefault(part, []).append((tag, [r[4] for r in found]))
     try:
-        for (_, part), group in itertools.groupby(rows, key=lambda r: (r[0], r[1])):
-            found = list(group)
-            tag = found[0][3]
-            if [r[2] for r in found] != list(range(len(found))) or any(r[3] != tag for r in found):
-                return None  # pragma: no cover - a damaged entry; rebuild it
-            pieces.setdefault(part, []).append(decode(tag, [r[4] for r in found]))
+        return {part: _joined(segs) for part, segs in stored.items()}
     except ValueError:  # pragma: no cover - an unknown encoding; rebuild it
         return None
-    out: dict[str, Array] = {}
-    for part, arrays in pieces.items():
-        whole = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
-        whole.flags.writeable = False
-        out[part] = whole
-    return out
+
+
+def _joined(segs: list[tuple[str, list[bytes]]]) -> Array:
+    """One column from its segments, decoded once where the encodings allow it."""
+    tags = {tag for tag, _ in segs}
+    if len(tags) == 1 and not next(iter(tags)).startswith("const:"):
+        return decode(segs[0][0], [d for _, chunks in segs for d in chunks])
+    consts = [tag.split(":", 2) for tag in tags if tag.startswith("const:")]
+    values = {b"".join(chunks) for _, chunks in segs}
+    if len(consts) == len(tags) and len({c[2] for c in consts}) == 1 and len(values) == 1:
+        n = sum(int(tag.split(":", 2)[1]) for tag, _ in segs)
+        return decode(f"const:{n}:{consts[0][2]}", [values.pop()])
+    whole = np.concatenate([decode(tag, chunks) for tag, chunks in segs])
+    whole.flags.writeable = False
+    return whole
 
 
 #: Parts of line entries given per order rather than per line.

@@ -100,6 +100,7 @@ class SQLiteStore:
         self._lock = threading.RLock()
         self._depth = 0
         self._closed = False
+        self._restart_wal = False
         with self._errors():
             self._con = sqlite3.connect(
                 path, timeout=timeout, isolation_level=None, check_same_thread=False
@@ -224,6 +225,7 @@ class SQLiteStore:
             con = self._con_open()
             empty = con.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is None
             rebuild = empty and n >= BULK_REINDEX_ROWS
+            self._restart_wal |= n >= BULK_REINDEX_ROWS
             if rebuild:
                 for name, _ in INDEXES[table]:
                     con.execute(f"DROP INDEX IF EXISTS {name}")
@@ -342,6 +344,7 @@ class SQLiteStore:
                 self._depth -= 1
                 with self._errors():
                     if depth == 0:
+                        self._restart_wal = False
                         if con.in_transaction:
                             con.execute("ROLLBACK")
                     else:
@@ -356,6 +359,27 @@ class SQLiteStore:
                 if depth == 0 and con.in_transaction:
                     con.execute("ROLLBACK")
                 raise
+            finally:
+                if depth == 0 and self._restart_wal:
+                    self._restart_wal = False
+                    self._truncate_wal()
+
+    def _truncate_wal(self) -> None:
+        """After a large batch: empty the WAL, so reads map the file instead of copying pages.
+
+        SQLite reads a page from the WAL while the WAL holds it, even once checkpointed, and
+        WAL pages are copied with read() rather than memory-mapped. Skipped at once (no
+        waiting) while another connection reads or writes.
+        """
+        con = self._con
+        try:
+            con.execute("PRAGMA busy_timeout = 0")
+            try:
+                con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            finally:
+                con.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+        except sqlite3.OperationalError as exc:
+            log.debug("%s: WAL not truncated (%s)", self._path, exc)
 
     def erase(
         self,

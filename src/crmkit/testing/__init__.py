@@ -29,6 +29,7 @@ from crmkit.testing._behaviour import (
     TransactionChecks,
 )
 from crmkit.testing._concurrency import ConcurrencyChecks
+from crmkit.testing._identity import IdentityChecks
 from crmkit.testing._values import ColumnChecks, RoundTripChecks
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "ColumnChecks",
     "ConcurrencyChecks",
     "ErasureChecks",
+    "IdentityChecks",
     "IngestChecks",
     "RoundTripChecks",
     "ScanChecks",
@@ -57,6 +59,7 @@ class StoreConformance(
     ErasureChecks,
     IngestChecks,
     ConcurrencyChecks,
+    IdentityChecks,
 ):
     """Every check of the kit: subclass it and override the ``store`` fixture.
 

@@ -20,10 +20,13 @@ empty).
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import json
 import logging
 import re
+import secrets
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -36,7 +39,7 @@ from crmkit.errors import CapabilityError, ConflictError, InvalidInputError
 from crmkit.identity._audit import AuditLog, Decision, DecisionKind
 from crmkit.identity._graph import IdentityGraph, _Edges
 from crmkit.identity._policy import StitchingPolicy
-from crmkit.identity._records import RecordTable, compute_keys
+from crmkit.identity._records import Field, RecordTable, keys_of_fields
 from crmkit.identity._text import hash_text
 from crmkit.storage import CollectionSpec, DocumentCollection, Store
 
@@ -62,6 +65,7 @@ U64 = npt.NDArray[np.uint64]
 ERASED = "<erased>"
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 _PAGE = 5000
+_AUDIT_IDS = ("entity_id", "record_a", "record_b")
 _NAT = np.iinfo(np.int64).min
 
 
@@ -69,7 +73,8 @@ _NAT = np.iinfo(np.int64).min
 class GraphState:
     """What a store keeps about a saved graph as a whole (collection ``identity.graphs``).
 
-    ``revision`` counts saves (a save checks it to notice another writer); ``audit_rows`` and
+    ``revision`` counts saves; ``token`` is drawn afresh by each save (a save compares it with
+    the one it last wrote or read to notice another writer); ``audit_rows`` and
     ``audit_tail`` (a digest of the last saved row's impersonal columns) let a save check that the
     graph continues the saved one.
 
@@ -83,6 +88,7 @@ class GraphState:
     policy: StitchingPolicy
     batch: int
     revision: int
+    token: str = ""
     n_records: int = 0
     n_entities: int = 0
     audit_rows: int = 0
@@ -216,6 +222,19 @@ def _open(store: Store, spec: CollectionSpec[Any]) -> DocumentCollection[Any]:
     return docs
 
 
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector: building millions of small lists and strings
+    otherwise triggers collections that scan the whole heap again and again (4x slower)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def _scan(docs: DocumentCollection[Any]) -> Iterator[Any]:
     cursor: str | None = None
     while True:
@@ -315,14 +334,18 @@ def _layout(graph: IdentityGraph) -> _Layout:
             hash_text(s.rule, 2), _u64(s.score), hash_text(s.evidence, 3),
         )  # fmt: skip
         np.add.at(digest, scored_owner, h)
-    mine = audit_owner >= 0
-    if mine.any():  # audit rows never change: their position identifies their content
-        seq = _u64(graph.audit.seq[mine])
-        np.add.at(digest, audit_owner[mine], _mix(np.full(seq.size, np.uint64(4)), seq))
+    mine = np.flatnonzero(audit_owner >= 0)
+    if mine.size:  # a row changes only when erasure pseudonymizes the ids it names
+        log = graph.audit
+        h = _mix(
+            np.full(mine.size, np.uint64(4)), _u64(log.seq[mine]),
+            *(hash_text(getattr(log, k)[mine], j) for j, k in enumerate(_AUDIT_IDS)),
+        )  # fmt: skip
+        np.add.at(digest, audit_owner[mine], h)
     for i, d in enumerate(graph.decisions):
         if decision_owner[i] >= 0:
-            h = _hash_str(json.dumps([i, *_decision_row(d)]))
-            np.add.at(digest, decision_owner[i : i + 1], np.array([h], np.uint64))
+            one = np.array([_hash_str(json.dumps([i, *_decision_row(d)]))], np.uint64)
+            np.add.at(digest, decision_owner[i : i + 1], one)
     return _Layout(
         entities=entities,
         record_owner=record_owner,
@@ -350,9 +373,9 @@ def _audit_tail(log: AuditLog, rows: int) -> str:
 # ---------------------------------------------------------------------------------- the cache
 @attrs.frozen(kw_only=True, eq=False)
 class _Saved:
-    """What this process knows a store holds for a graph: the revision and entity digests."""
+    """What this process knows a store holds for a graph: the save's token, entity digests."""
 
-    revision: int
+    token: str
     entities: StrArray
     digest: U64
 
@@ -361,10 +384,8 @@ _KNOWN: weakref.WeakKeyDictionary[Any, dict[str, _Saved]] = weakref.WeakKeyDicti
 
 
 def _remember(store: Store, name: str, saved: _Saved) -> None:
-    try:
+    with contextlib.suppress(TypeError):  # not weakly referable: no cache, scans instead
         _KNOWN.setdefault(store, {})[name] = saved
-    except TypeError:  # a store that cannot be weakly referenced: no cache, scans instead
-        pass
 
 
 def _recall(store: Store, name: str) -> _Saved | None:
@@ -374,13 +395,13 @@ def _recall(store: Store, name: str) -> _Saved | None:
         return None
 
 
-def _stored(docs: DocumentCollection[EntityDocument], revision: int) -> _Saved:
+def _stored(docs: DocumentCollection[EntityDocument], token: str) -> _Saved:
     ids, digests = [], []
     for doc in _scan(docs):
         ids.append(doc.entity_id)
         digests.append(int(doc.digest, 16))
     return _Saved(
-        revision=revision,
+        token=token,
         entities=np.array(ids, dtype=str).reshape(-1),
         digest=np.array(digests, dtype=np.uint64).reshape(-1),
     )
@@ -409,9 +430,15 @@ def save_graph(
         >>> ci.load_graph(store).entity_of(["a", "b"]).tolist()
         ['a', 'a']
     """
+    with _no_gc():
+        return _save_graph(store, graph, name, replace)
+
+
+def _save_graph(store: Store, graph: IdentityGraph, name: str, replace: bool) -> SaveReport:
     if not isinstance(graph, IdentityGraph):
         raise InvalidInputError(
-            f"graph: expected an IdentityGraph (got {type(graph).__name__}). Pass resolve(...).graph."
+            f"graph: expected an IdentityGraph (got {type(graph).__name__}). Pass "
+            "resolve(...).graph."
         )
     ent_spec, aud_spec = _specs(name)
     states = _open(store, GRAPHS)
@@ -426,17 +453,15 @@ def save_graph(
             audit.delete([_audit_key(c) for c in _scan(audit)])
             state = None
         if state is None:
-            before = _Saved(
-                revision=0, entities=np.empty(0, "<U1"), digest=np.empty(0, np.uint64)
-            )
+            before = _Saved(token="", entities=np.empty(0, "<U1"), digest=np.empty(0, np.uint64))
             from_row = 0
         else:
             _check_continues(state, graph, name)
             known = _recall(store, name)
             before = (
                 known
-                if known is not None and known.revision == state.revision
-                else _stored(entities, state.revision)
+                if known is not None and known.token == state.token
+                else _stored(entities, state.token)
             )
             from_row = state.audit_rows
         changed, gone = _changes(before, layout)
@@ -445,6 +470,7 @@ def save_graph(
         if n_audit > from_row:
             audit.upsert([_chunk(graph.audit, from_row, name)])
         revision = (state.revision if state is not None else 0) + 1
+        token = secrets.token_hex(8)  # a rolled-back save's token is never found in the store
         states.upsert(
             [
                 GraphState(
@@ -452,6 +478,7 @@ def save_graph(
                     policy=graph.policy,
                     batch=graph.batch,
                     revision=revision,
+                    token=token,
                     n_records=len(graph),
                     n_entities=int(layout.entities.size),
                     audit_rows=n_audit,
@@ -459,7 +486,7 @@ def save_graph(
                 )
             ]
         )
-    _remember(store, name, _Saved(revision=revision, entities=layout.entities, digest=layout.digest))
+    _remember(store, name, _Saved(token=token, entities=layout.entities, digest=layout.digest))
     _log.info(
         "saved identity graph %r: %d entities written, %d deleted, %d audit rows",
         name, written, deleted, n_audit - from_row,
@@ -529,6 +556,14 @@ def _documents(
         "component": layout.rep[r_order].tolist(),
     }
     text_cols = {k: rec.text[k][r_order].tolist() for k in sorted(rec.text)}
+    fields = graph.keys.fields
+    norm_cols = {k: fields[k].value[r_order].tolist() for k in sorted(fields)}
+    flags = np.zeros(r_order.size, np.int64)
+    for j, k in enumerate(sorted(fields)):
+        f = fields[k]
+        flags |= f.valid[r_order].astype(np.int64) << (2 * j)
+        flags |= f.present[r_order].astype(np.int64) << (2 * j + 1)
+    rec_cols["flags"] = flags.tolist()
     e = graph.edges
     e_order, e_bounds = _groups(np.where(want[layout.edge_owner], layout.edge_owner, -1), n)
     edge_cols = {
@@ -573,7 +608,11 @@ def _documents(
     for code in changed.tolist():
         r0, r1 = int(r_bounds[code]), int(r_bounds[code + 1])
         body: dict[str, Any] = {
-            "records": {**part(rec_cols, r0, r1), "text": part(text_cols, r0, r1)}
+            "records": {
+                **part(rec_cols, r0, r1),
+                "text": part(text_cols, r0, r1),
+                "normalized": part(norm_cols, r0, r1),
+            }
         }
         e0, e1 = int(e_bounds[code]), int(e_bounds[code + 1])
         if e1 > e0:
@@ -623,21 +662,34 @@ def load_graph(store: Store, *, name: str = "default") -> IdentityGraph:
         >>> import crmkit
         >>> import crmkit.identity as ci
         >>> store = crmkit.connect("memory://")
-        >>> g = ci.IdentityGraph.empty().add({"record_id": ["a", "b"], "phone": ["030 1234567"] * 2})
+        >>> g = ci.IdentityGraph.empty().add({"record_id": ["a", "b"],
+        ...                                   "phone": ["030 1234567"] * 2})
         >>> _ = ci.save_graph(store, g.cannot_link("a", "b", reason="flatmates"))
         >>> loaded = ci.load_graph(store)
         >>> loaded.entity_of(["a", "b"]).tolist(), [d.kind.value for d in loaded.decisions]
         (['a', 'b'], ['cannot_link'])
     """
+    with _no_gc():
+        return _load_graph(store, name)
+
+
+def _load_graph(store: Store, name: str) -> IdentityGraph:
     ent_spec, aud_spec = _specs(name)
     states = _open(store, GRAPHS)
     state: GraphState = states.get(name)
     docs = list(_scan(_open(store, ent_spec)))
     chunks = list(_scan(_open(store, aud_spec)))
     graph = _assemble(state, docs, chunks)
-    layout = _layout(graph)
+    # what the store holds, digests as written: a document that loading changed (an erased
+    # record's id dropped from it) differs from the graph's and is rewritten by the next save
     _remember(
-        store, name, _Saved(revision=state.revision, entities=layout.entities, digest=layout.digest)
+        store,
+        name,
+        _Saved(
+            token=state.token,
+            entities=_strs([d.entity_id for d in docs]),
+            digest=np.array([int(d.digest, 16) for d in docs], np.uint64).reshape(-1),
+        ),
     )
     return graph
 
@@ -652,23 +704,27 @@ def _assemble(
     bodies = [json.loads(d.body) for d in docs]
     empty = IdentityGraph.empty(state.policy)
     rec_parts: dict[str, list[Any]] = {
-        k: [] for k in ("record_id", "source", "observed_at", "component", "entity")
+        k: [] for k in ("record_id", "source", "observed_at", "component", "entity", "flags")
     }
     text_names = sorted({k for b in bodies for k in b["records"]["text"]}) or sorted(
         empty.records.text
     )
     text_parts: dict[str, list[Any]] = {k: [] for k in text_names}
+    field_names = sorted(empty.keys.fields)
+    norm_parts: dict[str, list[Any]] = {k: [] for k in field_names}
     links: dict[str, list[Any]] = {}
     matcher: dict[str, list[Any]] = {}
     personal: dict[str, list[Any]] = {}
     decisions: list[list[Any]] = []
     for doc, body in zip(docs, bodies, strict=True):
         r = body["records"]
-        for k in ("record_id", "source", "observed_at", "component"):
+        for k in ("record_id", "source", "observed_at", "component", "flags"):
             rec_parts[k] += r[k]
         rec_parts["entity"] += [doc.entity_id] * len(r["record_id"])
         for k in text_names:
             text_parts[k] += r["text"][k]
+        for k in field_names:
+            norm_parts[k] += r["normalized"][k]
         for key, acc in (("links", links), ("matcher_links", matcher), ("audit", personal)):
             for k, col in body.get(key, {}).items():
                 acc.setdefault(k, []).extend(col)
@@ -692,20 +748,33 @@ def _assemble(
         pos = np.minimum(np.searchsorted(rid, ids), rid.size - 1)
         return np.where(rid[pos] == ids, pos, -1).astype(np.int64)
 
+    n = int(rid.size)
     rep = index(_strs(rec_parts["component"])[order])
     component = _labels(rep, _strs(rec_parts["component"])[order])
     return IdentityGraph(
         policy=state.policy,
         records=table,
-        keys=compute_keys(table, state.policy),
+        keys=keys_of_fields(_fields(norm_parts, rec_parts["flags"], order), state.policy, n),
         entity_id=_strs(rec_parts["entity"])[order],
         component=component,
         edges=_edges(links, index, scored=False),
         scored=_edges(matcher, index, scored=True),
         decisions=_decisions(decisions, set(rid.tolist())),
-        audit=_audit(chunks, personal),
+        audit=_audit(chunks, personal, rid),
         batch=state.batch,
     )
+
+
+def _fields(norm: Mapping[str, list[Any]], flags: list[Any], order: IntArray) -> dict[str, Field]:
+    bits = np.array(flags, dtype=np.int64).reshape(-1)[order]
+    return {
+        k: Field(
+            value=_strs(norm[k])[order],
+            valid=((bits >> (2 * j)) & 1).astype(bool),
+            present=((bits >> (2 * j + 1)) & 1).astype(bool),
+        )
+        for j, k in enumerate(sorted(norm))
+    }
 
 
 def _labels(rep: IntArray, rep_ids: StrArray) -> IntArray:
@@ -760,7 +829,9 @@ def _decisions(rows: list[list[Any]], present: set[str]) -> tuple[Decision, ...]
     return tuple(out)
 
 
-def _audit(chunks: Sequence[AuditChunk], personal: Mapping[str, list[Any]]) -> AuditLog:
+def _audit(
+    chunks: Sequence[AuditChunk], personal: Mapping[str, list[Any]], records: StrArray
+) -> AuditLog:
     chunks = sorted(chunks, key=lambda c: c.start)
     n = sum(len(c.action) for c in chunks)
     if n == 0:
@@ -786,6 +857,8 @@ def _audit(chunks: Sequence[AuditChunk], personal: Mapping[str, list[Any]]) -> A
         vals = _strs(personal.get(k, []))
         col = np.full(n, gone, dtype=np.result_type(vals.dtype, np.dtype("<U8")))
         col[seq] = vals
+        if k in _AUDIT_IDS:  # ids of records erased since the row was written
+            col[(col != "") & ~np.isin(col, records)] = ERASED
         cols[k] = col
     for arr in cols.values():
         arr.flags.writeable = False

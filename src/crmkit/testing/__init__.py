@@ -30,6 +30,7 @@ from crmkit.testing._behaviour import (
 )
 from crmkit.testing._concurrency import ConcurrencyChecks
 from crmkit.testing._identity import IdentityChecks
+from crmkit.testing._modules import ModuleChecks
 from crmkit.testing._values import ColumnChecks, RoundTripChecks
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "ErasureChecks",
     "IdentityChecks",
     "IngestChecks",
+    "ModuleChecks",
     "RoundTripChecks",
     "ScanChecks",
     "StoreConformance",
@@ -60,6 +62,7 @@ class StoreConformance(
     IngestChecks,
     ConcurrencyChecks,
     IdentityChecks,
+    ModuleChecks,
 ):
     """Every check of the kit: subclass it and override the ``store`` fixture.
 

@@ -35,13 +35,13 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from crmkit.errors import CapabilityError, ConflictError, InvalidInputError
+from crmkit.errors import ConflictError, InvalidInputError
 from crmkit.identity._audit import AuditLog, Decision, DecisionKind
 from crmkit.identity._graph import IdentityGraph, _Edges
 from crmkit.identity._policy import StitchingPolicy
 from crmkit.identity._records import Field, RecordTable, keys_of_fields
 from crmkit.identity._text import hash_text
-from crmkit.storage import CollectionSpec, DocumentCollection, Store
+from crmkit.storage import CollectionSpec, DocumentCollection, Store, documents
 
 __all__ = [
     "ERASED",
@@ -210,16 +210,6 @@ def audit_spec(name: str = "default") -> CollectionSpec[AuditChunk]:
         'identity.eu.audit'
     """
     return _specs(name)[1]
-
-
-def _open(store: Store, spec: CollectionSpec[Any]) -> DocumentCollection[Any]:
-    if not store.capabilities.documents or not hasattr(store, "collection"):
-        raise CapabilityError(
-            f"store: {type(store).__name__} does not declare Capabilities.documents, which "
-            "identity persistence needs. Use a store with module collections (memory, SQLite)."
-        )
-    docs: DocumentCollection[Any] = store.collection(spec)
-    return docs
 
 
 @contextlib.contextmanager
@@ -441,9 +431,9 @@ def _save_graph(store: Store, graph: IdentityGraph, name: str, replace: bool) ->
             "resolve(...).graph."
         )
     ent_spec, aud_spec = _specs(name)
-    states = _open(store, GRAPHS)
-    entities = _open(store, ent_spec)
-    audit = _open(store, aud_spec)
+    states = documents(store, GRAPHS)
+    entities = documents(store, ent_spec)
+    audit = documents(store, aud_spec)
     layout = _layout(graph)
     n_audit = len(graph.audit)
     with store.transaction():
@@ -675,10 +665,10 @@ def load_graph(store: Store, *, name: str = "default") -> IdentityGraph:
 
 def _load_graph(store: Store, name: str) -> IdentityGraph:
     ent_spec, aud_spec = _specs(name)
-    states = _open(store, GRAPHS)
+    states = documents(store, GRAPHS)
     state: GraphState = states.get(name)
-    docs = list(_scan(_open(store, ent_spec)))
-    chunks = list(_scan(_open(store, aud_spec)))
+    docs = list(_scan(documents(store, ent_spec)))
+    chunks = list(_scan(documents(store, aud_spec)))
     graph = _assemble(state, docs, chunks)
     # what the store holds, digests as written: a document that loading changed (an erased
     # record's id dropped from it) differs from the graph's and is rewritten by the next save

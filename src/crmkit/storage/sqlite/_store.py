@@ -31,10 +31,10 @@ from crmkit.storage.sqlite._collections import (
     SQLiteContacts,
     SQLiteDocuments,
     SQLiteEvents,
-    SQLiteOrders,
     SQLiteReturns,
     SQLiteSourceRecords,
 )
+from crmkit.storage.sqlite._orders import SQLiteOrders
 from crmkit.storage.sqlite._schema import INDEXES, index_sql, migrate
 
 __all__ = ["SQLiteStore"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 
 import crmkit.identity.linkage as lk
 from crmkit.identity.linkage._strings import damerau_levenshtein, jaro_winkler, levenshtein
@@ -146,3 +147,19 @@ def test_linking_two_tables_pairs_only_across_them() -> None:
     b = np.concatenate([p[1] for p in pairs])
     assert (t.side[a] == 0).all() and (t.side[b] == 1).all()
     assert sorted(zip(a.tolist(), b.tolist(), strict=True)) == [(0, 3), (1, 3), (2, 4), (2, 5)]
+
+
+def test_pair_count_estimate_from_a_sample() -> None:
+    """count_pairs(sample=) estimates the union within 5 % from a quarter of the records (the
+    union is ~1M pairs, so sampling error is far below that) and says it is an estimate."""
+    rng = np.random.default_rng(4)
+    n = 8000
+    t = lk.read_table({"zip": rng.integers(0, 100, n).astype(str),
+                       "year": rng.integers(0, 60, n).astype(str)})  # fmt: skip
+    b = lk.Blocking(rules=[lk.BlockingRule(columns="zip"), lk.BlockingRule(columns="year")])
+    exact = b.count_pairs(t)
+    est = b.count_pairs(t, sample=2000, rng=0)
+    assert exact.exact and not est.exact
+    assert est.pairs.tolist() == exact.pairs.tolist()
+    assert est.total == pytest.approx(exact.total, rel=0.05)
+    assert b.count_pairs(t, sample=n).total == exact.total

@@ -15,6 +15,7 @@ import logging
 import numpy as np
 import numpy.typing as npt
 
+from crmkit.errors import InvalidInputError
 from crmkit.identity._graph import IdentityGraph
 from crmkit.identity.linkage._blocking import Blocking, BlockingRule
 from crmkit.identity.linkage._columns import Encoded, LinkageTable
@@ -27,13 +28,14 @@ from crmkit.identity.linkage._comparisons import (
     StringComparison,
 )
 from crmkit.identity.linkage._link import RULE, scored_links
-from crmkit.identity.linkage._model import FellegiSunter
+from crmkit.identity.linkage._model import FellegiSunter, FellegiSunterFit
 
 __all__ = ["MIN_RECORDS", "crm_model", "crm_table", "link_graph"]
 
 _log = logging.getLogger("crmkit.identity")
 
-#: Fewest records from which the default model is trained (EM needs enough candidate pairs).
+#: Fewest records from which the default model is trained (EM needs enough candidate pairs);
+#: smaller batches are linked only with a trained fit passed in (``resolve(linkage_fit=...)``).
 MIN_RECORDS = 200
 
 _FIELDS = ("email", "phone", "first_name", "last_name", "birth_date", "street", "city", "postcode")
@@ -91,29 +93,58 @@ def link_graph(
     new: npt.NDArray[np.bool_],
     *,
     model: FellegiSunter | None = None,
+    fit: FellegiSunterFit | None = None,
     rng: int = 0,
-) -> IdentityGraph:
+) -> tuple[IdentityGraph, FellegiSunterFit | None]:
     """``graph`` with the scored links of the records flagged ``new`` (against all records)
-    added under the rule ``fellegi_sunter``; unchanged below ``MIN_RECORDS`` records."""
-    if len(graph) < MIN_RECORDS or not new.any():
-        _log.info("linkage skipped: %d records (fewer than %d)", len(graph), MIN_RECORDS)
-        return graph
+    added under the rule ``fellegi_sunter``, and the fit that scored them.
+
+    With a trained ``fit`` (e.g. from an earlier, larger run) the pairs are scored with it and
+    nothing is trained, whatever the number of records. Without one the model is trained on the
+    candidate pairs of the new records, which needs at least ``MIN_RECORDS`` records in the graph
+    (EM without labels needs enough pairs); below that the graph is returned unchanged (and the
+    fit is None). Candidate pairs are streamed in chunks: memory holds one chunk, the distinct
+    comparison vectors and the links.
+    """
+    if not new.any():
+        return graph, fit
+    if fit is None and len(graph) < MIN_RECORDS:
+        _log.info(
+            "linkage skipped: %d records (fewer than %d) and no trained fit given",
+            len(graph),
+            MIN_RECORDS,
+        )
+        return graph, None
     spec = model or crm_model()
     table = crm_table(graph)
-    cand = spec.candidates(table, among=new)
-    if len(cand) == 0:
-        return graph
-    fit = spec.fit(table, candidates=cand, rng=rng)
-    scored = fit.score(table, cand, min_probability=0.5)
-    ok, _ = scored_links(scored, 0.5)
+    if fit is None:
+        pats, n_cand = spec.patterns(table, among=new)
+        if n_cand == 0:
+            return graph, None
+        fit = spec.fit(table, patterns=(pats, n_cand), rng=rng)
+    _check_fit(fit)
+    scored = fit.score_blocked(
+        table, spec.blocking, among=new, min_probability=fit.threshold, chunk_size=spec.chunk_size
+    )
+    ok, _ = scored_links(scored, fit.threshold)
     # households share surname, address and phone: a given name or birth date that disagrees
     # outright (level "else", both present) marks another person, whatever the other evidence
-    for k, comp in enumerate(spec.comparisons):
+    for k, comp in enumerate(fit.comparisons):
         if comp.column in ("first_name", "birth_date"):
             ok &= scored.levels[:, k] != len(comp.level_names()) - 1
     if not ok.any():
-        return graph
+        return graph, fit
     ids = table.record_id
     reason = np.char.add("match weight ", np.round(scored.match_weight[ok], 2).astype(str))
-    return graph.add_links(ids[scored.a[ok]], ids[scored.b[ok]], rule=RULE,
-                           score=scored.match_probability[ok], reason=reason)  # fmt: skip
+    graph = graph.add_links(ids[scored.a[ok]], ids[scored.b[ok]], rule=RULE,
+                            score=scored.match_probability[ok], reason=reason)  # fmt: skip
+    return graph, fit
+
+
+def _check_fit(fit: FellegiSunterFit) -> None:
+    missing = sorted({c for comp in fit.comparisons for c in comp.columns()} - set(_FIELDS))
+    if missing:
+        raise InvalidInputError(
+            f"linkage_fit: compares columns {missing} that identity records do not have (they "
+            f"have {list(_FIELDS)}). Train the fit on crm_model() or on these columns."
+        )

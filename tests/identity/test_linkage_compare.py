@@ -163,3 +163,16 @@ def test_pair_count_estimate_from_a_sample() -> None:
     assert est.pairs.tolist() == exact.pairs.tolist()
     assert est.total == pytest.approx(exact.total, rel=0.05)
     assert b.count_pairs(t, sample=n).total == exact.total
+
+
+def test_ambiguous_nicknames_agree_with_each_of_their_names() -> None:
+    """A nickname of several formal names (Ned, Thea, Fred) is at the nickname level with each
+    of them and with their other nicknames; two different formal names are not."""
+    t = lk.read_table({"f": ["Ned", "Edward", "Ed", "Thea", "Dorothea", "Fred", "Manfred",
+                             "Edmund"]})  # fmt: skip
+    c = lk.NameComparison(column="f")
+    a = np.array([0, 2, 0, 3, 5, 1])
+    b = np.array([1, 1, 2, 4, 6, 7])
+    names = np.array(c.level_names())[c.levels(t, a, b)]
+    assert names.tolist()[:5] == ["nickname"] * 5
+    assert names[5] == "else"

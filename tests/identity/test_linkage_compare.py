@@ -176,3 +176,23 @@ def test_ambiguous_nicknames_agree_with_each_of_their_names() -> None:
     names = np.array(c.level_names())[c.levels(t, a, b)]
     assert names.tolist()[:5] == ["nickname"] * 5
     assert names[5] == "else"
+
+
+def test_blocking_among_keeps_exactly_the_pairs_touching_the_focus() -> None:
+    """pairs(among=mask) yields exactly the union's pairs with at least one record in the mask,
+    for symmetric and swapped rules alike."""
+    rng = np.random.default_rng(9)
+    n = 400
+    t = lk.read_table({"a": rng.integers(0, 30, n).astype(str),
+                       "b": rng.integers(0, 30, n).astype(str)})  # fmt: skip
+    blk = lk.Blocking(rules=[lk.BlockingRule(columns="a"),
+                             lk.BlockingRule(columns="a", other="b")])  # fmt: skip
+    focus = rng.random(n) < 0.1
+
+    def keys(parts: list[tuple[np.ndarray, np.ndarray]]) -> set[tuple[int, int]]:
+        return {(int(x), int(y)) for a, b in parts for x, y in zip(a, b, strict=True)}
+
+    every = keys(list(blk.pairs(t, chunk_size=97)))
+    some = keys(list(blk.pairs(t, chunk_size=97, among=focus)))
+    assert some == {(x, y) for x, y in every if focus[x] or focus[y]}
+    assert len(some) > 0

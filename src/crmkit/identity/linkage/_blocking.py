@@ -307,6 +307,8 @@ def _rule_pairs(
     linking = table.linking
     if not linking and symmetric:
         idx = np.flatnonzero(kx >= 0)
+        if focus is not None:  # only keys that some focus record has can pair a focus record
+            idx = idx[np.isin(kx[idx], kx[idx[focus[idx]]])]
         order = idx[np.argsort(kx[idx], kind="stable")]
         k = kx[order]
         if k.size == 0:

@@ -127,7 +127,23 @@ def step_segmentation(run: DemoRun) -> None:
     orders = run.entity_orders or run.store.orders.columns()
     buys = orders.purchases()
     rfm = rfm_segments(buys.customer_id, buys.placed_at, buys.total_minor, as_of=run.as_of)
+    from crmkit._validation import from_datetime64
+    from crmkit.segmentation import MembershipSnapshot, save_snapshot
+
+    with Progress.task("saving the RFM snapshot to the store"):
+        saved = save_snapshot(
+            run.store,
+            MembershipSnapshot(
+                segment="rfm",
+                as_of=from_datetime64(run.as_of),
+                customer_ids=tuple(rfm.customer_id.tolist()),
+                labels=tuple(rfm.segment.tolist()),
+            ),
+        )
     run.say(heading("Segments: RFM"))
+    run.say(
+        f"snapshot of {saved.size:,} customers saved as segment 'rfm' at {saved.as_of:%Y-%m-%d}"
+    )
     counts = rfm.counts()
     run.say(table(["segment", "customers"], [[k, int(n)] for k, n in counts.items()]))
     feats = customer_features(orders, as_of=run.as_of)
@@ -248,6 +264,23 @@ def step_targeting(run: DemoRun) -> None:
     )
     budget = 2.10 * max(treat.size // 2, 1)
     sel = select_offers(value, cost=2.10, budget=budget, customer_id=treat, method="greedy")
+    from crmkit._validation import from_datetime64
+    from crmkit.targeting import log_contacts, save_audience, save_holdout
+
+    send_at = from_datetime64(run.as_of)
+    campaign = f"winback-{send_at:%Y-%m}"
+    with Progress.task("saving the audience, holdout and contacts"), run.store.transaction():
+        save_audience(
+            run.store,
+            audience_id=campaign,
+            campaign_id=campaign,
+            rules=rules,
+            result=elig,
+            send_at=send_at,
+        )
+        save_holdout(run.store, campaign, hold, at=send_at)
+        sent = treat[sel.selected]
+        log_contacts(run.store, campaign_id=campaign, customer_id=sent, channel="email", at=send_at)
     run.say(heading("Targeting: a win-back campaign by e-mail"))
     counts = elig.counts()
     rows: list[list[object]] = [["lapsing customers (trigger)", len(lapsing)]]
@@ -263,3 +296,33 @@ def step_targeting(run: DemoRun) -> None:
         f"{sel.objective:,.2f} EUR ({sel.method}, optimality gap {sel.gap:.2e}); "
         f"sample-ratio check p = {hold.check().p_value:.3f}"
     )
+    _evaluate_simulated_send(run, hold.customer_id, hold.group, dict(hold.fractions))
+
+
+def _evaluate_simulated_send(
+    run: DemoRun,
+    customer_id: np.ndarray,
+    group: np.ndarray,
+    hold_fractions: dict[str, float],
+) -> None:
+    """Analyse the campaign on simulated responses whose true effect is known (+3 points)."""
+    from crmkit.experiments import analyze_experiment
+
+    if customer_id.size < 2 or np.unique(group).size < 2:
+        return
+    rng = np.random.default_rng(run.seed)
+    base = 0.04 + 0.10 * rng.random(customer_id.size)
+    p = base + np.where(group == "treatment", 0.03, 0.0)
+    converted = (rng.random(customer_id.size) < p).astype(np.int64)
+    spend = np.where(converted == 1, rng.gamma(4.0, 12.0, customer_id.size), 0.0)
+    res = analyze_experiment(
+        group,
+        control="control",
+        converted=converted,
+        value=spend,
+        cost_per_contact=2.10,
+        margin=0.4,
+        expected_shares={g: float(f) for g, f in hold_fractions.items()},
+    )
+    run.say(heading("Evaluation: simulated responses (true uplift +3 points)"))
+    run.say(res.summary())

@@ -1,5 +1,8 @@
 """Loyalty: a points ledger with lots, expiry and burn order; tier policies; rewards and coupons."""
 
+from crmkit.loyalty._book import (
+    LoyaltyBook,
+)
 from crmkit.loyalty._clock import ProgramClock
 from crmkit.loyalty._earn import (
     EarnColumns,
@@ -31,6 +34,19 @@ from crmkit.loyalty._rewards import (
     redeem_coupon,
 )
 from crmkit.loyalty._rules import BonusRule, Campaign, EarnCap, EarnRule, Period, Rounding
+from crmkit.loyalty._store import (
+    ACCOUNTS,
+    COUPON_REDEMPTIONS,
+    COUPONS,
+    ERASED_MEMBER,
+    LEDGER_ENTRIES,
+    REWARD_CLAIMS,
+    TIER_STATES,
+    ClaimRecord,
+    CouponRecord,
+    CouponUse,
+    MemberTier,
+)
 from crmkit.loyalty._tierpolicy import (
     Downgrade,
     DowngradeStep,
@@ -57,15 +73,25 @@ from crmkit.loyalty._values import (
 )
 
 __all__ = [
+    "ACCOUNTS",
+    "COUPONS",
+    "COUPON_REDEMPTIONS",
+    "ERASED_MEMBER",
+    "LEDGER_ENTRIES",
+    "REWARD_CLAIMS",
+    "TIER_STATES",
     "Adjust",
     "Balance",
     "BonusRule",
     "Burn",
     "BurnOrder",
     "Campaign",
+    "ClaimRecord",
     "Coupon",
+    "CouponRecord",
     "CouponRedemption",
     "CouponState",
+    "CouponUse",
     "Downgrade",
     "DowngradeStep",
     "Earn",
@@ -80,7 +106,9 @@ __all__ = [
     "LedgerEntry",
     "LedgerOutcome",
     "LedgerPolicy",
+    "LoyaltyBook",
     "MemberAccount",
+    "MemberTier",
     "Metric",
     "Operation",
     "Period",

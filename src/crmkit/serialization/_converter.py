@@ -43,6 +43,17 @@ def _structure_date(value: Any, _: type) -> dt.date:
     raise InvalidInputError(f"expected an ISO 8601 date string (got {value!r})")
 
 
+def _structure_time(value: Any, _: type) -> dt.time:
+    if isinstance(value, dt.time):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.time.fromisoformat(value)
+        except ValueError as exc:
+            raise InvalidInputError(f"{value!r} is not an ISO 8601 time of day") from exc
+    raise InvalidInputError(f"expected an ISO 8601 time of day string (got {value!r})")
+
+
 def _structure_scalar(value: Any, _: Any) -> Scalar:
     if value is None or isinstance(value, str | int | float | bool):
         return value
@@ -53,7 +64,8 @@ def make_converter() -> cattrs.Converter:
     """A new cattrs converter for every crmkit value, with detailed validation.
 
     Datetimes become ISO 8601 strings with their offset (naive ones are rejected on the way in),
-    dates ISO dates, enums their values, frozensets sorted lists; Money stays integer minor units.
+    dates ISO dates, times of day (wall-clock hours such as a send window's) ISO times, enums
+    their values, frozensets sorted lists; Money stays integer minor units.
     The converter is new on every call: register your own hooks on it freely; crmkit never touches
     ``cattrs.global_converter``.
 
@@ -73,6 +85,8 @@ def make_converter() -> cattrs.Converter:
     conv.register_structure_hook(dt.datetime, _structure_datetime)
     conv.register_unstructure_hook(dt.date, lambda d: d.isoformat())
     conv.register_structure_hook(dt.date, _structure_date)
+    conv.register_unstructure_hook(dt.time, lambda t: t.isoformat())
+    conv.register_structure_hook(dt.time, _structure_time)
     conv.register_structure_hook(Scalar, _structure_scalar)
     conv.register_unstructure_hook_func(
         lambda t: t is frozenset or getattr(t, "__origin__", None) is frozenset, sorted

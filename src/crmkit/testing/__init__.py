@@ -29,6 +29,7 @@ from crmkit.testing._behaviour import (
     TransactionChecks,
 )
 from crmkit.testing._concurrency import ConcurrencyChecks
+from crmkit.testing._modules import ModuleChecks
 from crmkit.testing._values import ColumnChecks, RoundTripChecks
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "ConcurrencyChecks",
     "ErasureChecks",
     "IngestChecks",
+    "ModuleChecks",
     "RoundTripChecks",
     "ScanChecks",
     "StoreConformance",
@@ -57,6 +59,7 @@ class StoreConformance(
     ErasureChecks,
     IngestChecks,
     ConcurrencyChecks,
+    ModuleChecks,
 ):
     """Every check of the kit: subclass it and override the ``store`` fixture.
 

@@ -153,6 +153,34 @@ def test_resolve_reuses_a_trained_fit_for_small_batches() -> None:
     assert (inc.entity_id == inc.graph.entity_of(first["record_id"][30:60])).mean() >= 0.95
 
 
+def test_incremental_scoring_finds_the_pairs_of_the_whole_table() -> None:
+    """Scoring a small batch with a fit looks only at records near the new ones, and finds
+    exactly the pairs that scoring against the whole table finds."""
+    from crmkit.identity.linkage._crm import crm_model, crm_table, link_graph
+
+    recs, _ = _shop(400, 5)
+    first = {k: np.asarray(v)[:430] for k, v in recs.items()}
+    batch = {k: np.asarray(v)[430:] for k, v in recs.items()}
+    base = ci.resolve(first)
+    assert base.linkage_fit is not None
+    graph = base.graph.add(batch)
+    new = np.isin(graph.records.record_id, batch["record_id"])
+    linked, _ = link_graph(graph, new, fit=base.linkage_fit)
+    got = linked.links()
+    got = got.take(got.rule == "fellegi_sunter")
+    table = crm_table(graph)
+    full = base.linkage_fit.score_blocked(table, crm_model().blocking, among=new,
+                                          min_probability=base.linkage_fit.threshold)  # fmt: skip
+    want = {frozenset(p) for p in zip(full.record_a, full.record_b, strict=True)}
+    new_ids = set(batch["record_id"].tolist())
+    have = {frozenset(p) for p in zip(got.record_a, got.record_b, strict=True)}
+    have = {p for p in have if p & new_ids}
+    # the guards (corroboration, household veto) only drop pairs; these are all clear matches
+    assert len(have) >= 25
+    assert have <= want
+    assert len(want - have) <= 2
+
+
 def test_resolve_rejects_a_fit_on_other_columns() -> None:
     """A fit comparing columns identity records lack is refused with the columns named."""
     fit = lk.FellegiSunterFit.from_parameters(

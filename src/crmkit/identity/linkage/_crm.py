@@ -38,6 +38,8 @@ _log = logging.getLogger("crmkit.identity")
 #: smaller batches are linked only with a trained fit passed in (``resolve(linkage_fit=...)``).
 MIN_RECORDS = 200
 
+IntArray = npt.NDArray[np.int64]
+
 _FIELDS = ("email", "phone", "first_name", "last_name", "birth_date", "street", "city", "postcode")
 
 
@@ -74,18 +76,40 @@ def crm_model() -> FellegiSunter:
     )
 
 
-def crm_table(graph: IdentityGraph) -> LinkageTable:
-    """The graph's records as a linkage table of their normalized fields (blocked values
-    missing)."""
-    cols = {}
-    for f in _FIELDS:
-        value = graph.keys.fields[f].value
-        blocked = graph.keys.blocked.get(f)
-        if blocked is not None:
-            value = np.where(blocked != "", "", value)
-        cols[f] = Encoded.of(np.asarray(value, dtype=str))
-    n = len(graph)
-    return LinkageTable(record_id=graph.records.record_id, side=np.zeros(n, np.int8), columns=cols)
+def _field(graph: IdentityGraph, f: str) -> npt.NDArray[np.str_]:
+    value = graph.keys.fields[f].value
+    blocked = graph.keys.blocked.get(f)
+    if blocked is not None:
+        value = np.where(blocked != "", "", value)
+    out: npt.NDArray[np.str_] = np.asarray(value, dtype=str)
+    return out
+
+
+def crm_table(graph: IdentityGraph, rows: npt.NDArray[np.int64] | None = None) -> LinkageTable:
+    """The graph's records (those at ``rows``, default all) as a linkage table of their
+    normalized fields (blocked values missing)."""
+    sel = slice(None) if rows is None else rows
+    cols = {f: Encoded.of(_field(graph, f)[sel]) for f in _FIELDS}
+    ids = graph.records.record_id[sel]
+    return LinkageTable(record_id=ids, side=np.zeros(ids.size, np.int8), columns=cols)
+
+
+def _near(graph: IdentityGraph, new: npt.NDArray[np.bool_], blocking: Blocking) -> IntArray:
+    """Records that may share a blocking key with a new record (each column of some rule holds
+    a value some new record has): every candidate pair of the new records lies among them."""
+    values = {f: _field(graph, f) for f in blocking.columns()}
+    near = new.copy()
+    for rule in blocking.rules:
+        other = rule.other or rule.columns
+        for xs, ys in ((rule.columns, other), (other, rule.columns)):
+            hit = np.ones(new.size, bool)
+            for x, y in zip(xs, ys, strict=True):
+                mine = values[x][new]
+                hit &= np.isin(values[y], mine[mine != ""]) & (values[y] != "")
+            near |= hit
+            if rule.symmetric:
+                break
+    return np.flatnonzero(near).astype(np.int64)
 
 
 def link_graph(
@@ -116,7 +140,13 @@ def link_graph(
         )
         return graph, None
     spec = model or crm_model()
-    table = crm_table(graph)
+    if fit is not None and new.mean() < 0.2:
+        # scoring only (the fit carries u and the term frequencies): the records that may pair
+        # with a new one are enough, so a small batch costs little against a large graph
+        rows = _near(graph, new, spec.blocking)
+        table, new = crm_table(graph, rows), new[rows]
+    else:
+        table = crm_table(graph)
     if fit is None:
         pats, n_cand = spec.patterns(table, among=new)
         if n_cand == 0:

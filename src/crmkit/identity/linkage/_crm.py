@@ -146,6 +146,7 @@ def link_graph(
         rows = _near(graph, new, spec.blocking)
         table, new = crm_table(graph, rows), new[rows]
     else:
+        rows = np.arange(len(graph), dtype=np.int64)
         table = crm_table(graph)
     if fit is None:
         pats, n_cand = spec.patterns(table, among=new)
@@ -162,6 +163,9 @@ def link_graph(
     for k, comp in enumerate(fit.comparisons):
         if comp.column in ("first_name", "birth_date"):
             ok &= scored.levels[:, k] != len(comp.level_names()) - 1
+    # a pair already in one entity changes nothing: only links that may join entities go to the
+    # graph (at 1M records most scored pairs repeat a deterministic link)
+    ok &= graph.entity_id[rows[scored.a]] != graph.entity_id[rows[scored.b]]
     if not ok.any():
         return graph, fit
     ids = table.record_id

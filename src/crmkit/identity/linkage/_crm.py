@@ -73,6 +73,7 @@ def crm_model() -> FellegiSunter:
             )
         ),
         u_pairs=300_000,
+        chunk_size=500_000,
     )
 
 

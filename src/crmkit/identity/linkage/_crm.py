@@ -129,7 +129,8 @@ def link_graph(
     candidate pairs of the new records, which needs at least ``MIN_RECORDS`` records in the graph
     (EM without labels needs enough pairs); below that the graph is returned unchanged (and the
     fit is None). Candidate pairs are streamed in chunks: memory holds one chunk, the distinct
-    comparison vectors and the links.
+    comparison vectors and the links. Only links between two different entities are added (a
+    pair the deterministic rules already joined gains nothing from a scored link).
     """
     if not new.any():
         return graph, fit

@@ -1,4 +1,4 @@
-"""SQLite storage benchmark: bulk ingest of orders with lines, then columnar scans back.
+"""Storage benchmark: bulk ingest of orders with lines, columnar scans back; SQLite, PostgreSQL.
 
 Targets (issue 2): ingest >= 200,000 orders/s (with their lines) and a scan of 1M orders into
 columns within 1 s. For context the script also times the value path (Order objects) and a bare
@@ -7,12 +7,17 @@ columns within 1 s. For context the script also times the value path (Order obje
     python benchmarks/storage.py                 # 1,000,000 orders
     python benchmarks/storage.py --orders 200000
 
-Prints rows/s and the peak resident memory (``resource.getrusage``) after each phase.
+Prints rows/s and the peak resident memory (``resource.getrusage``) after each phase. With a
+PostgreSQL URL (``--postgres-url``, default ``$CRMKIT_TEST_POSTGRES_URL``) the same batch goes
+through the PostgreSQL adapter too, over TCP and over the Unix socket (``--postgres-socket``),
+in a scratch schema dropped afterwards, and a side-by-side table ends the run (issue 10 target:
+ingest >= 100,000 orders/s).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sqlite3
 import sys
@@ -112,6 +117,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--value-orders", type=int, default=20_000)
+    parser.add_argument("--postgres-url", default=os.environ.get("CRMKIT_TEST_POSTGRES_URL", ""))
+    parser.add_argument("--postgres-socket", default="/var/run/postgresql")
     args = parser.parse_args()
     n = args.orders
 
@@ -180,6 +187,14 @@ def main() -> int:
             f"floor   bare executemany of the order rows, no index, no lines: "
             f"{n / bare_s:,.0f} rows/s  (crmkit ingest / floor = {rate / (n / bare_s):.2f})"
         )
+    results = {"SQLite": (rate, n / scan_s, len(lines) / lines_s)}
+    if args.postgres_url:
+        from storage_postgres import postgres_runs
+
+        results |= postgres_runs(args.postgres_url, args.postgres_socket, orders, lines)
+    print(f"\n{'store':<22} {'ingest orders/s':>16} {'scan orders/s':>14} {'scan lines/s':>13}")
+    for name, (ingest, scan, line_scan) in results.items():
+        print(f"{name:<22} {ingest:>16,.0f} {scan:>14,.0f} {line_scan:>13,.0f}")
     print(f"peak RSS overall {peak_rss_mb():.0f} MB")
     return 0
 

@@ -90,18 +90,20 @@ def test_hit_rate_counts_customers_not_rows() -> None:
 
 
 @pytest.mark.slow
-def test_co_purchase_on_the_synthetic_shop() -> None:
-    """Synthetic shop, hit@1: co-purchase is not worse than popularity beyond sampling error.
+def test_co_purchase_beats_popularity_on_the_synthetic_shop() -> None:
+    """Synthetic shop (taste clusters), held-out last quarter: co-purchase beats popularity.
 
-    The shop picks each line's product by price to match the order's spend and has no taste
-    structure, so item-to-item similarity can only rediscover price levels; the test pins that
-    it does not lose to popularity (by more than 2 standard errors of a hit rate).
+    Measured at seed 3: hit@5 0.434 vs 0.267 over 3,314 customers. The margin asserted, 5
+    standard errors of the difference of two hit rates on the same customers (SE <= 0.012
+    here), fails only if the recommender loses most of its advantage.
     """
     datasets = pytest.importorskip("crmkit.datasets")
     shop = datasets.synthetic_shop(20_000, rng=3)
     lines = shop.order_lines_by_person()
     t = lines.placed_at
     split = t.min() + (t.max() - t.min()) * 3 // 4
-    ev = evaluate_next_best(lines.customer_id, lines.product_id, t, split_at=split, k=1)
-    se = np.sqrt(ev.baseline_hit_rate * (1 - ev.baseline_hit_rate) / ev.customers)
-    assert ev.hit_rate >= ev.baseline_hit_rate - 2 * se
+    ev = evaluate_next_best(lines.customer_id, lines.product_id, t, split_at=split, k=5)
+    p1, p0, n = ev.hit_rate, ev.baseline_hit_rate, ev.customers
+    se = np.sqrt((p1 * (1 - p1) + p0 * (1 - p0)) / n)
+    assert ev.customers > 3_000
+    assert p1 - p0 > 5 * se

@@ -53,6 +53,8 @@ def step_identity(run: DemoRun) -> None:
     records = run.store.source_records.columns()
     with Progress.task(f"resolving {len(records):,} source records"):
         res = ci.resolve(records)
+    with Progress.task("saving the identity graph to the store"):
+        saved = ci.save_graph(run.store, res.graph)
     run.entity_of_record = dict(zip(res.record_id.tolist(), res.entity_id.tolist(), strict=True))
     run.entity_orders = _rekey(run.store.orders.columns(), run.entity_of_record)
     run.say(heading("Identity: records → people"))
@@ -71,6 +73,10 @@ def step_identity(run: DemoRun) -> None:
         rows.append(["pairwise precision vs truth", round(precision, 4)])
         rows.append(["pairwise recall vs truth", round(recall, 4)])
     run.say(table(["", "value"], rows))
+    run.say(
+        f"graph saved: {saved.entities_written:,} entities, {saved.audit_rows_written:,} audit "
+        f"rows (revision {saved.revision}); reload it with crmkit.identity.load_graph(store)"
+    )
     merges = audit.where(action="merge")
     if len(merges):
         run.say("\nWhy some records were merged:")
@@ -127,7 +133,23 @@ def step_segmentation(run: DemoRun) -> None:
     orders = run.entity_orders or run.store.orders.columns()
     buys = orders.purchases()
     rfm = rfm_segments(buys.customer_id, buys.placed_at, buys.total_minor, as_of=run.as_of)
+    from crmkit._validation import from_datetime64
+    from crmkit.segmentation import MembershipSnapshot, save_snapshot
+
+    with Progress.task("saving the RFM snapshot to the store"):
+        saved = save_snapshot(
+            run.store,
+            MembershipSnapshot(
+                segment="rfm",
+                as_of=from_datetime64(run.as_of),
+                customer_ids=tuple(rfm.customer_id.tolist()),
+                labels=tuple(rfm.segment.tolist()),
+            ),
+        )
     run.say(heading("Segments: RFM"))
+    run.say(
+        f"snapshot of {saved.size:,} customers saved as segment 'rfm' at {saved.as_of:%Y-%m-%d}"
+    )
     counts = rfm.counts()
     run.say(table(["segment", "customers"], [[k, int(n)] for k, n in counts.items()]))
     feats = customer_features(orders, as_of=run.as_of)
@@ -248,6 +270,23 @@ def step_targeting(run: DemoRun) -> None:
     )
     budget = 2.10 * max(treat.size // 2, 1)
     sel = select_offers(value, cost=2.10, budget=budget, customer_id=treat, method="greedy")
+    from crmkit._validation import from_datetime64
+    from crmkit.targeting import log_contacts, save_audience, save_holdout
+
+    send_at = from_datetime64(run.as_of)
+    campaign = f"winback-{send_at:%Y-%m}"
+    with Progress.task("saving the audience, holdout and contacts"), run.store.transaction():
+        save_audience(
+            run.store,
+            audience_id=campaign,
+            campaign_id=campaign,
+            rules=rules,
+            result=elig,
+            send_at=send_at,
+        )
+        save_holdout(run.store, campaign, hold, at=send_at)
+        sent = treat[sel.selected]
+        log_contacts(run.store, campaign_id=campaign, customer_id=sent, channel="email", at=send_at)
     run.say(heading("Targeting: a win-back campaign by e-mail"))
     counts = elig.counts()
     rows: list[list[object]] = [["lapsing customers (trigger)", len(lapsing)]]

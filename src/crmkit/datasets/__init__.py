@@ -21,7 +21,13 @@ Examples:
 
 from crmkit.datasets._build import synthetic_shop
 from crmkit.datasets._catalog import Catalog
-from crmkit.datasets._config import BetaGeoParams, GammaGammaParams, ShopBehaviour, ShopNoise
+from crmkit.datasets._config import (
+    BetaGeoParams,
+    GammaGammaParams,
+    ShopBehaviour,
+    ShopNoise,
+    ShopTaste,
+)
 from crmkit.datasets._records import RecordNoise
 from crmkit.datasets._shop import SyntheticShop
 from crmkit.datasets._truth import ShopTruth
@@ -33,6 +39,7 @@ __all__ = [
     "RecordNoise",
     "ShopBehaviour",
     "ShopNoise",
+    "ShopTaste",
     "ShopTruth",
     "SyntheticShop",
     "synthetic_shop",

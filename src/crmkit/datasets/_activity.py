@@ -14,6 +14,7 @@ __all__ = ["EVENT_TYPES", "ConsentDraft", "EventDraft", "draft_consents", "draft
 Int = npt.NDArray[np.int64]
 Flt = npt.NDArray[np.float64]
 Bool = npt.NDArray[np.bool_]
+I8 = npt.NDArray[np.int8]
 
 EVENT_TYPES = (
     "page_view",
@@ -101,7 +102,7 @@ class EventDraft:
     """Events in time order: person, type, day and whether the visitor was logged in."""
 
     person: Int
-    type: Int  # index into EVENT_TYPES
+    type: I8  # index into EVENT_TYPES
     day: Flt
     logged_in: Bool
     abandoned_carts: int
@@ -109,13 +110,13 @@ class EventDraft:
 
 def _sessions(
     person: Int, end_day: Flt, kinds: list[int], spacing_days: float
-) -> tuple[Int, Int, Flt]:
+) -> tuple[Int, I8, Flt]:
     """Events of the given kinds per session, one ``spacing_days`` apart, ending at ``end_day``."""
     k = len(kinds)
     p = np.repeat(person, k)
-    t = np.tile(np.asarray(kinds, dtype=np.int64), person.size)
+    t = np.tile(np.asarray(kinds, dtype=np.int8), person.size)
     offsets = (np.arange(k)[::-1] * spacing_days)[None, :]
-    d = (end_day[:, None] - offsets).ravel()
+    d: Flt = (end_day[:, None] - offsets).ravel()
     return p, t, d
 
 
@@ -149,6 +150,7 @@ def draft_events(
     persons, types, days, logged = [], [], [], []
     # sessions of online orders: product views, add to cart, checkout, completion
     online = np.flatnonzero((orders.how == WEB_ACCOUNT) | (orders.how == GUEST))
+    online = online[rng.random(online.size) < behaviour.tracked]
     p, t, d = _sessions(
         orders.person[online], orders.day[online], [VIEW, ADD, CHECKOUT], 3.0 * _MINUTE
     )
@@ -167,6 +169,7 @@ def draft_events(
     nxt_key = np.concatenate([key, [np.inf]])[nxt]
     ok = (nxt_key - cart_key) >= ABANDONED_GAP_DAYS
     ok &= cart_day < window_days - 10.0 * _MINUTE
+    ok &= rng.random(ok.size) < behaviour.tracked
     cart_person, cart_day = cart_person[ok], cart_day[ok]
     with_checkout = rng.random(cart_person.size) < 0.3
     with_remove = rng.random(cart_person.size) < 0.2
@@ -183,6 +186,8 @@ def draft_events(
             logged.append(np.repeat(cart_logged[sel], len(kinds)))
     # browsing sessions
     b_person, b_day = _active_spans(acquired, active_until, behaviour.browse_sessions_per_year, rng)
+    seen = rng.random(b_person.size) < behaviour.tracked
+    b_person, b_day = b_person[seen], b_day[seen]
     b_day = np.minimum(b_day, window_days - 10.0 * _MINUTE)
     p, t, d = _sessions(b_person, b_day, [PAGE, SEARCH, VIEW], -1.5 * _MINUTE)
     persons.append(p)
@@ -199,20 +204,23 @@ def draft_events(
     c_day = o_day[click] + (1.0 + rng.random(int(click.sum())) * 29.0) * _MINUTE
     c_ok = c_day < g_end[o_grant[click]]
     persons += [g_person[o_grant], g_person[o_grant[click]][c_ok]]
-    types += [np.full(o_grant.size, OPEN), np.full(int(c_ok.sum()), CLICK)]
+    types += [np.full(o_grant.size, OPEN, np.int8), np.full(int(c_ok.sum()), CLICK, np.int8)]
     days += [o_day, c_day[c_ok]]
     logged += [np.ones(o_grant.size, bool), np.ones(int(c_ok.sum()), bool)]
-    person = np.concatenate(persons)
-    kind = np.concatenate(types)
     day = np.concatenate(days)
-    is_logged = np.concatenate(logged)
-    inside = (day >= 0) & (day < window_days)
-    person, kind, day, is_logged = person[inside], kind[inside], day[inside], is_logged[inside]
-    order = np.argsort(day, kind="stable")
+    del days
+    inside = np.flatnonzero((day >= 0) & (day < window_days))
+    order = inside[np.argsort(day[inside], kind="stable")]
+    del inside
+    day = day[order]
+    person = np.concatenate(persons)[order]
+    del persons
+    kind: I8 = np.concatenate(types)[order]
+    is_logged = np.concatenate(logged)[order]
     return EventDraft(
-        person=person[order],
-        type=kind[order],
-        day=day[order],
-        logged_in=is_logged[order],
+        person=person,
+        type=kind,
+        day=day,
+        logged_in=is_logged,
         abandoned_carts=int(cart_person.size),
     )

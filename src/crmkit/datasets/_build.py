@@ -34,7 +34,13 @@ from crmkit.datasets._commerce import (
     draft_orders,
     draft_returns,
 )
-from crmkit.datasets._config import BetaGeoParams, GammaGammaParams, ShopBehaviour, ShopNoise
+from crmkit.datasets._config import (
+    BetaGeoParams,
+    GammaGammaParams,
+    ShopBehaviour,
+    ShopNoise,
+    ShopTaste,
+)
 from crmkit.datasets._people import draw_people
 from crmkit.datasets._process import draw_purchases
 from crmkit.datasets._records import (
@@ -47,7 +53,8 @@ from crmkit.datasets._records import (
     write_records,
 )
 from crmkit.datasets._shop import SyntheticShop
-from crmkit.datasets._strings import digits, join
+from crmkit.datasets._strings import digits, tight
+from crmkit.datasets._taste import draw_taste, replenishment_rows
 from crmkit.datasets._truth import ShopTruth
 from crmkit.errors import InvalidInputError
 from crmkit.model import MINOR_UNITS
@@ -124,12 +131,16 @@ class _RecordDraft:
         self.position = np.empty(order.size, dtype=np.int64)
         self.position[order] = np.arange(order.size)
         self.person, self.source, self.day = self.person[order], self.source[order], self.day[order]
-        keys = np.empty(order.size, dtype=f"U{2 + _width(order.size)}")
+        counts = [int((self.source == s).sum()) for s in range(len(SOURCES))]
+        key_width = [len(p) + _width(c) for p, c in zip(_KEY_PREFIX, counts, strict=True)]
+        id_width = [len(src) + 1 + w for src, w in zip(SOURCES, key_width, strict=True)]
+        self.key = np.empty(order.size, dtype=f"U{max(key_width)}")
+        self.record_id = np.empty(order.size, dtype=f"U{max(id_width)}")
         for s, prefix in enumerate(_KEY_PREFIX):
             sel = np.flatnonzero(self.source == s)
-            keys[sel] = digits(np.arange(1, sel.size + 1), _width(sel.size), prefix)
-        self.key = keys
-        self.record_id = join(np.array(SOURCES)[self.source], ":", keys)
+            number = np.arange(1, sel.size + 1)
+            self.key[sel] = digits(number, _width(sel.size), prefix)
+            self.record_id[sel] = digits(number, _width(sel.size), f"{SOURCES[s]}:{prefix}")
 
     def positions(self, part: int) -> Int:
         """Final positions of the records of one part, in the part's order."""
@@ -148,6 +159,7 @@ def synthetic_shop(
     spend: GammaGammaParams | None = None,
     noise: ShopNoise | None = None,
     behaviour: ShopBehaviour | None = None,
+    taste: ShopTaste | None = None,
     n_products: int = 200,
 ) -> SyntheticShop:
     """A deterministic synthetic shop of ``n_customers`` persons with its ground truth.
@@ -169,6 +181,7 @@ def synthetic_shop(
         spend: spend process; defaults to ``GammaGammaParams()``.
         noise: noise rates; defaults to ``ShopNoise()``.
         behaviour: channel use, cancellations, returns, events, consents; ``ShopBehaviour()``.
+        taste: taste clusters, product affinities and consumables; ``ShopTaste()``.
         n_products: size of the product catalog.
 
     Examples:
@@ -193,7 +206,8 @@ def synthetic_shop(
     spend = spend or GammaGammaParams()
     noise = noise or ShopNoise()
     behaviour = behaviour or ShopBehaviour()
-    streams = v.as_rng(rng).spawn(8)
+    taste = taste or ShopTaste()
+    streams = v.as_rng(rng).spawn(10)
     start_us = int(start64.astype(np.int64))
     window = float((end64 - start64) / np.timedelta64(1, "us")) / _DAY_US
     scale = 10 ** MINOR_UNITS[currency]
@@ -250,20 +264,28 @@ def synthetic_shop(
         source=np.array(SOURCES)[draft.source],
         source_key=draft.key,
         observed_at=_times(start_us, draft.day),
-        email=fields.email,
-        phone=fields.phone,
-        first_name=fields.first_name,
-        last_name=fields.last_name,
+        email=tight(fields.email),
+        phone=tight(fields.phone),
+        first_name=tight(fields.first_name),
+        last_name=tight(fields.last_name),
         birth_date=fields.birth_date,
-        street=fields.street,
-        city=fields.city,
-        postcode=fields.postcode,
+        street=tight(fields.street),
+        city=tight(fields.city),
+        postcode=tight(fields.postcode),
         country=fields.country,
     )
+    # keep what the truth and the events need; the rest of the persons' fields can go
+    record_noise = fields.noise
+    first_name, last_name, cookie = people.first, people.last, people.cookie
+    moved_day, household, namesake_of = people.moved_day, people.household, people.namesake_of
+    del people, fields
 
     clock.lap("records")
     # orders and lines, returns
     catalog = make_catalog(n_products, currency=currency, rng=streams[4])
+    likes = draw_taste(n, catalog, purchases.lam, taste, streams[8])
+    replenish = replenishment_rows(purchases.person, purchases.day, likes, taste, streams[8])
+    clock.lap("tastes")
     od = draft_orders(
         purchases.person,
         purchases.day,
@@ -272,6 +294,8 @@ def synthetic_shop(
         window_days=window,
         minor_scale=scale,
         catalog=catalog,
+        taste=likes,
+        replenish=replenish,
         behaviour=behaviour,
         rng=streams[5],
     )
@@ -335,22 +359,32 @@ def synthetic_shop(
         rng=streams[7],
     )
     clock.lap("event draft")
-    types = np.array(EVENT_TYPES)[ed.type]
-    is_email = ed.type >= EVENT_TYPES.index("email_open")  # e-mail events come last
-    known = np.flatnonzero(ed.logged_in & (web_pos[ed.person] >= 0))
+    event_person, event_type, abandoned = ed.person, ed.type, ed.abandoned_carts
+    event_at = _times(start_us, ed.day)
+    known = np.flatnonzero(ed.logged_in & (web_pos[event_person] >= 0))
+    del ed
     web_width = len(SOURCES[WEB]) + 1 + len(_KEY_PREFIX[WEB]) + _width(web_p.size)
-    event_customer = np.zeros(ed.person.size, dtype=f"U{web_width}")
-    event_customer[known] = draft.record_id[web_pos[ed.person[known]]]
-    anonymous = people.cookie[ed.person]
-    anonymous[is_email] = ""
+    event_customer = np.zeros(event_person.size, dtype=f"U{web_width}")
+    event_customer[known] = draft.record_id[web_pos[event_person[known]]]
+    del known
+    anonymous = cookie[event_person]
+    anonymous[event_type >= EVENT_TYPES.index("email_open")] = ""  # e-mail events come last
     events = _table(
         EventColumns,
-        event_id=_ids("e", ed.person.size),
+        event_id=_ids("e", event_person.size),
         customer_id=event_customer,
         anonymous_id=anonymous,
-        type=types,
-        at=_times(start_us, ed.day),
+        type=np.array(EVENT_TYPES)[event_type],
+        at=event_at,
     )
+    del event_customer, anonymous, event_at, event_type
+    # only what the truth keeps from here on
+    order_person, line_count, line_replenishment = od.person, od.line_count, od.line_replenish
+    return_person = od.person[rd.order]
+    record_person, consent_person = draft.person, draft.person[cd.record]
+    latents = (purchases.lam, purchases.p, purchases.nu, purchases.alive, purchases.n_repeat)
+    del od, rd, cd, draft, purchases, how, purchase_record, order_record, active_until
+    del web_pos, loy_pos, market_pos, grant_end, grant_records, last_purchase, replenish
     clock.lap("events")
     truth = ShopTruth(
         start=start,
@@ -359,31 +393,42 @@ def synthetic_shop(
         spend=spend,
         noise=noise,
         behaviour=behaviour,
+        taste_params=taste,
         person_id=_ids("p", n),
-        first_name=people.first,
-        last_name=people.last,
-        lam=purchases.lam,
-        p=purchases.p,
-        nu=purchases.nu,
-        alive=purchases.alive,
-        n_repeat=purchases.n_repeat,
+        first_name=first_name,
+        last_name=last_name,
+        lam=latents[0],
+        p=latents[1],
+        nu=latents[2],
+        alive=latents[3],
+        n_repeat=latents[4],
         acquired_at=_times(start_us, acquired),
         moved_at=np.where(
-            np.isnan(people.moved_day),
+            np.isnan(moved_day),
             np.datetime64("NaT", "us"),
-            _times(start_us, np.nan_to_num(people.moved_day)),
+            _times(start_us, np.nan_to_num(moved_day)),
         ),
-        household=people.household,
-        namesake_of=people.namesake_of,
-        cookie_id=people.cookie,
-        record_person=draft.person,
-        record_noise=fields.noise,
-        order_person=od.person,
-        line_person=np.repeat(od.person, od.line_count),
-        return_person=od.person[rd.order],
-        event_person=ed.person,
-        consent_person=draft.person[cd.record],
-        abandoned_carts=ed.abandoned_carts,
+        household=household,
+        namesake_of=namesake_of,
+        cookie_id=cookie,
+        categories=likes.categories,
+        cluster_share=likes.cluster_share,
+        cluster_profile=likes.profile,
+        cluster_affinity=likes.affinity,
+        cluster=likes.cluster,
+        taste=likes.taste,
+        product_cycle_days=likes.product_cycle,
+        replenish_product=likes.replenish_product,
+        replenish_days=likes.replenish_days,
+        record_person=record_person,
+        record_noise=record_noise,
+        order_person=order_person,
+        line_person=np.repeat(order_person, line_count),
+        line_replenishment=line_replenishment,
+        return_person=return_person,
+        event_person=event_person,
+        consent_person=consent_person,
+        abandoned_carts=abandoned,
     )
     clock.lap("truth")
     return SyntheticShop(

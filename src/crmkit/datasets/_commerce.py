@@ -8,6 +8,7 @@ import numpy.typing as npt
 
 from crmkit.datasets._catalog import Catalog
 from crmkit.datasets._config import ShopBehaviour
+from crmkit.datasets._taste import Taste, choose_products
 
 __all__ = [
     "GUEST",
@@ -79,6 +80,7 @@ class OrderDraft:
     line_quantity: Int
     line_discount: Int
     line_total: Int
+    line_replenish: Bool  # the line re-buys the person's consumable on its cycle
 
 
 def _allocate(amount: Int, parts: Int, rng: np.random.Generator) -> Int:
@@ -100,27 +102,53 @@ def _allocate(amount: Int, parts: Int, rng: np.random.Generator) -> Int:
 
 
 def _lines(
-    goods: Int, catalog: Catalog, minor_scale: int, rng: np.random.Generator
-) -> tuple[Int, ...]:
+    goods: Int,
+    person: Int,
+    replenish: Int,
+    catalog: Catalog,
+    taste: Taste,
+    minor_scale: int,
+    rng: np.random.Generator,
+) -> tuple[Int, Int, Int, Int, Int, Bool]:
     """Lines whose totals sum to ``goods`` exactly: catalog price × quantity − discount.
 
-    Each line's share of the goods is bought as 1 to 3 units of a product priced just above the
-    share per unit, so the line discount that makes the total exact stays small.
+    A purchase that re-buys a consumable (``replenish`` >= 0) starts with one unit of it at list
+    price; the rest of the goods is split into 1 to 5 shares, each bought as whole units of a
+    product the person's taste picks among those that cover the share with a small discount
+    (``choose_products``).
     """
+    prices = catalog.price_minor
     count = np.minimum(1 + rng.poisson(0.6, goods.size), 5)
     count = np.clip(count, 1, np.maximum(goods // (8 * minor_scale), 1)).astype(np.int64)
-    amount = _allocate(goods, count, rng)
-    prices = catalog.price_minor
-    units = np.searchsorted(np.array([0.7, 0.9]), rng.random(amount.size), side="right") + 1
-    target = amount / units
-    product = np.minimum(
-        np.searchsorted(prices, target, side="left") + rng.integers(0, 3, amount.size),
-        prices.size - 1,
+    has_rep = replenish >= 0
+    rep_price = prices[np.maximum(replenish, 0)]
+    rest = goods - np.where(has_rep, rep_price, 0)
+    fold = has_rep & (2 * rest < rep_price)  # too little left for another line: one line
+    other = np.where(fold, 0, np.where(has_rep, np.maximum(count - 1, 1), count))
+    rest = np.where(fold, 0, rest)
+    other = np.minimum(other, rest)  # every line gets at least one minor unit
+    owner = np.repeat(np.arange(goods.size), other)
+    share = (
+        _allocate(rest[other > 0], other[other > 0], rng)
+        if owner.size
+        else np.empty(0, dtype=np.int64)
     )
-    price = prices[product]
-    quantity = np.maximum(units, -(-amount // price))
-    discount = quantity * price - amount
-    return count, product, quantity, discount, amount
+    chosen, units = choose_products(person[owner], share, taste, catalog, rng)
+    # lines in order: the consumable first, then the others
+    line_count = other + has_rep
+    offset = np.cumsum(line_count) - line_count
+    rep_rows = offset[has_rep]
+    is_rep = np.zeros(int(line_count.sum()), dtype=bool)
+    is_rep[rep_rows] = True
+    amount = np.empty(is_rep.size, dtype=np.int64)
+    product = np.empty_like(amount)
+    quantity = np.empty_like(amount)
+    rep_amount = np.where(fold, goods, rep_price)[has_rep]
+    amount[rep_rows], product[rep_rows] = rep_amount, replenish[has_rep]
+    quantity[rep_rows] = -(-rep_amount // rep_price[has_rep])
+    amount[~is_rep], product[~is_rep], quantity[~is_rep] = share, chosen, units
+    discount = quantity * prices[product] - amount
+    return line_count, product, quantity, discount, amount, is_rep
 
 
 def draft_orders(
@@ -132,6 +160,8 @@ def draft_orders(
     window_days: float,
     minor_scale: int,
     catalog: Catalog,
+    taste: Taste,
+    replenish: Int,
     behaviour: ShopBehaviour,
     rng: np.random.Generator,
 ) -> OrderDraft:
@@ -145,7 +175,9 @@ def draft_orders(
     rest = total - shipping
     goods = np.maximum(np.rint(rest / (1.0 + behaviour.tax_rate)).astype(np.int64), 1)
     tax = rest - goods
-    count, product, quantity, discount, line_total = _lines(goods, catalog, minor_scale, rng)
+    count, product, quantity, discount, line_total, is_rep = _lines(
+        goods, person, replenish, catalog, taste, minor_scale, rng
+    )
     offset = np.cumsum(count) - count
     # cancelled attempts: a copy of the purchase minutes to two days before it
     cancel = np.flatnonzero(rng.random(n) < behaviour.cancelled)
@@ -177,6 +209,7 @@ def draft_orders(
         line_quantity=quantity[rows],
         line_discount=discount[rows],
         line_total=line_total[rows],
+        line_replenish=is_rep[rows],
     )
 
 

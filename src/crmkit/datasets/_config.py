@@ -7,9 +7,10 @@ from typing import Any
 
 import attrs
 
+from crmkit.datasets._catalog import CATEGORIES
 from crmkit.errors import InvalidInputError
 
-__all__ = ["BetaGeoParams", "GammaGammaParams", "ShopBehaviour", "ShopNoise"]
+__all__ = ["BetaGeoParams", "GammaGammaParams", "ShopBehaviour", "ShopNoise", "ShopTaste"]
 
 
 def _positive(inst: Any, attr: Any, value: Any) -> None:
@@ -44,8 +45,8 @@ def _rate(inst: Any, attr: Any, value: Any) -> None:
         )
 
 
-def _pos() -> Any:
-    return attrs.field(validator=_positive, converter=float)
+def _pos_default(default: float) -> Any:
+    return attrs.field(default=default, validator=_positive, converter=float)
 
 
 @attrs.frozen(kw_only=True)
@@ -146,6 +147,10 @@ class ShopBehaviour:
     abandoned_carts_per_year: float = _count(1.0)
     #: Browsing sessions per person-year of activity (page views, searches, product views).
     browse_sessions_per_year: float = _count(1.0)
+    #: Share of web sessions (before online orders, abandoned carts, browsing) that the shop's
+    #: analytics records, as for visitors who accept tracking cookies; e-mail events are
+    #: recorded by the mail service and always kept.
+    tracked: float = _share(0.5)
     #: Marketing e-mail opens per person-year while e-mail consent is granted.
     email_opens_per_year: float = _count(3.0)
     #: Share of e-mail opens followed by a click.
@@ -164,6 +169,78 @@ class ShopBehaviour:
     shipping_fee: float = _count(4.9)
     #: Order total (major units) from which shipping is free.
     free_shipping_from: float = _count(50.0)
+
+
+def _whole(inst: Any, attr: Any, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInputError(
+            f"{type(inst).__name__}.{attr.name}: expected a whole number >= 1 (got {value!r})."
+        )
+
+
+def _cycles(inst: Any, attr: Any, value: Any) -> None:
+    bad = not value or any(
+        isinstance(x, bool) or not isinstance(x, int | float) or not x > 0 for x in value
+    )
+    if bad:
+        raise InvalidInputError(
+            f"{type(inst).__name__}.{attr.name}: expected positive day counts (got {value!r}). "
+            "Pass e.g. (30, 60)."
+        )
+
+
+def _categories(inst: Any, attr: Any, value: Any) -> None:
+    unknown = sorted({str(c) for c in value} - set(CATEGORIES))
+    if unknown:
+        raise InvalidInputError(
+            f"{type(inst).__name__}.{attr.name}: unknown categories {unknown}. "
+            f"Pick from {sorted(CATEGORIES)}."
+        )
+
+
+@attrs.frozen(kw_only=True)
+class ShopTaste:
+    """What persons like: taste clusters, category tastes, product affinities, consumables.
+
+    Each of ``clusters`` taste clusters has a category profile drawn from a symmetric
+    Dirichlet(``cluster_focus``) and an affinity for each product drawn from
+    Gamma(``product_focus``, 1). A person belongs to one cluster (cluster sizes are drawn from a
+    Dirichlet(4, ..., 4)) and has a taste over categories θ ~ Dirichlet(``person_concentration``
+    × profile). Each order line picks a category from θ among the categories with a product in
+    the line's price range, then a product of that category in the range with probability
+    proportional to the cluster's affinity. So persons keep buying in their favourite categories
+    and the products a cluster likes are bought together.
+
+    A share ``consumable`` of the products in ``consumable_categories`` are consumables with a
+    replenishment cycle drawn from ``cycle_days``. Each person's favourite consumable is drawn
+    from their taste; a share ``replenisher`` of the persons who expect at least
+    ``min_orders_per_cycle`` orders per cycle (λ × cycle) buy it again roughly every cycle: their
+    own cycle is the product's times a log-normal factor (sd ``cycle_spread``), and each next
+    purchase goes into the order nearest to the last purchase + cycle (× a log-normal factor of
+    sd ``gap_spread``), at least half a cycle later.
+
+    Examples:
+        >>> ShopTaste().clusters, ShopTaste(clusters=3).clusters
+        (10, 3)
+    """
+
+    clusters: int = attrs.field(default=10, validator=_whole)
+    cluster_focus: float = _pos_default(0.3)
+    person_concentration: float = _pos_default(20.0)
+    product_focus: float = _pos_default(0.25)
+    consumable_categories: tuple[str, ...] = attrs.field(
+        default=("beauty", "grocery", "home"), converter=tuple, validator=_categories
+    )
+    consumable: float = attrs.field(default=0.5, validator=_rate, converter=float)
+    cycle_days: tuple[float, ...] = attrs.field(
+        default=(21.0, 30.0, 45.0, 60.0, 90.0),
+        validator=_cycles,
+        converter=tuple,
+    )
+    replenisher: float = attrs.field(default=0.6, validator=_rate, converter=float)
+    min_orders_per_cycle: float = _pos_default(2.0)
+    cycle_spread: float = attrs.field(default=0.1, validator=_non_negative, converter=float)
+    gap_spread: float = attrs.field(default=0.08, validator=_non_negative, converter=float)
 
 
 @attrs.frozen(kw_only=True)

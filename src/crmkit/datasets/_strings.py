@@ -25,6 +25,7 @@ __all__ = [
     "random_letters",
     "str_len",
     "tail",
+    "tight",
     "transpose_letters",
 ]
 
@@ -56,6 +57,17 @@ def digits(values: Int, width: int, prefix: str = "") -> Str:
     if k > len(prefix):
         codes[:, k - 1] = 48 + x % 10
     return _from_codes(codes)
+
+
+def tight(values: Str) -> Str:
+    """``values`` at the width of its longest string (fixed-width arrays pad every row to it)."""
+    width = values.dtype.itemsize // 4
+    if values.size == 0 or width <= 1:
+        return values
+    codes = values.view(np.uint32).reshape(values.size, width)
+    used = np.flatnonzero(codes.any(axis=0))
+    need = int(used[-1]) + 1 if used.size else 1
+    return values if need == width else values.astype(f"U{need}")
 
 
 def number(values: Int) -> Str:

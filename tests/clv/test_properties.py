@@ -71,12 +71,18 @@ def test_expectations_finite_and_monotone(
     st.floats(min_value=0.5, max_value=20.0),
 )
 def test_pmfs_sum_to_one(r: float, alpha: float, a: float, b: float, t: float) -> None:
-    """P(X(t) = n) sums to one over n for BG/NBD, MBG/NBD and Pareto/NBD."""
+    """P(X(t) = n), new and conditional on a history, sums to one for the three BTYD models."""
     n = np.arange(2000)
     for fit in _fits(r, alpha, a, b):
         pmf = fit.purchase_count_pmf(n, t)  # type: ignore[attr-defined]
         assert np.all(pmf >= 0)
         assert abs(pmf.sum() - 1.0) < 1e-6
+        # Conditional on a history: a mass at 0 for the dead plus a new-customer PMF.
+        cond = fit.conditional_purchase_count_pmf(  # type: ignore[attr-defined]
+            n, t, frequency=[3], recency=[t / 2], T=[t]
+        )
+        assert np.all(cond >= 0)
+        assert abs(cond.sum() - 1.0) < 1e-6
 
 
 @SETTINGS

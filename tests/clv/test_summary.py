@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -83,9 +84,9 @@ def test_late_transactions_and_bad_period_raise() -> None:
             _ts("2024-01-01"),
             [1.0],
             observation_end=np.datetime64("2024-01-02"),
-            period="M",
+            period="M",  # type: ignore[arg-type]
             unit="D",
-        )  # type: ignore[arg-type]
+        )
 
 
 def test_orders_duck_typed_and_currency_checked() -> None:
@@ -127,3 +128,74 @@ def test_summary_from_order_columns() -> None:
     assert s.customer_id.tolist() == ["c1", "c2"]
     assert s.frequency.tolist() == [1.0, 0.0]
     assert s.monetary.tolist() == [500.0, 0.0]
+
+
+def _reference(
+    ids: np.ndarray, days: np.ndarray, amounts: np.ndarray, end: int
+) -> dict[Any, tuple[float, float, float, float]]:
+    """Per-customer summary by a plain loop over a dict of {day: amount}."""
+    out: dict[Any, dict[int, float]] = {}
+    for c, d, a in zip(ids.tolist(), days.tolist(), amounts.tolist(), strict=True):
+        out.setdefault(c, {}).setdefault(d, 0.0)
+        out[c][d] += a
+    rows: dict[Any, tuple[float, float, float, float]] = {}
+    for c, per in out.items():
+        ds = sorted(per)
+        rep = [per[d] for d in ds[1:]]
+        rows[c] = (len(ds) - 1, ds[-1] - ds[0], end - ds[0], sum(rep) / len(rep) if rep else 0.0)
+    return rows
+
+
+@pytest.mark.parametrize("kind", ["int", "sparse_int", "str", "sorted_str"])
+def test_summary_matches_reference_loop(kind: str) -> None:
+    """summarize and calibration_holdout equal a per-customer loop for every kind of id."""
+    rng = np.random.default_rng(3)
+    n = 3000
+    raw = rng.integers(0, 300, n)
+    ids: np.ndarray = {
+        "int": raw,
+        "sparse_int": raw * 10**12 - 7,
+        "str": np.char.add("c", raw.astype(str)),
+        "sorted_str": np.sort(np.char.add("c", raw.astype(str))),
+    }[kind]
+    days = rng.integers(0, 120, n)
+    ts = np.datetime64("2024-01-01", "us") + days.astype("timedelta64[D]")
+    ts = ts + rng.integers(0, 86_400_000_000, n).astype("timedelta64[us]")
+    amounts = rng.integers(1, 500, n).astype(float)
+    s = summarize(ids, ts, amounts, observation_end=np.datetime64("2024-05-01"))
+    ref = _reference(ids, days, amounts, 121)
+    assert s.customer_id.tolist() == sorted(ref)
+    got = zip(s.frequency, s.recency, s.T, s.monetary, strict=True)
+    for c, row in zip(s.customer_id.tolist(), got, strict=True):
+        assert row == pytest.approx(ref[c], rel=1e-12)
+    split = calibration_holdout(
+        ids,
+        ts,
+        amounts,
+        calibration_end=np.datetime64("2024-03-01"),
+        observation_end=np.datetime64("2024-05-01"),
+    )
+    cal = days <= 60  # calibration_end is inclusive
+    ref_cal = _reference(ids[cal], days[cal], amounts[cal], 60)
+    ref_hold = _reference(ids[~cal], days[~cal], amounts[~cal], 121)
+    c = split.calibration
+    assert c.customer_id.tolist() == sorted(ref_cal)
+    for i, cid in enumerate(c.customer_id.tolist()):
+        assert (c.frequency[i], c.recency[i], c.T[i], c.monetary[i]) == pytest.approx(
+            ref_cal[cid], rel=1e-12
+        )
+        if cid in ref_hold:
+            h = ref_hold[cid]
+            assert split.holdout_frequency[i] == h[0] + 1
+            total = h[3] * h[0] + _first_day_amount(ids, days, amounts, cid, ~cal)
+            assert split.holdout_monetary[i] == pytest.approx(total / (h[0] + 1), rel=1e-12)
+        else:
+            assert split.holdout_frequency[i] == 0
+
+
+def _first_day_amount(
+    ids: np.ndarray, days: np.ndarray, amounts: np.ndarray, cid: Any, mask: np.ndarray
+) -> float:
+    sel = mask & (ids == cid)
+    first = days[sel].min()
+    return float(amounts[sel & (days == first)].sum())

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import attrs
 import numpy as np
 import pytest
 
 import crmkit.identity as ci
 import crmkit.identity.linkage as lk
+from crmkit.errors import InvalidInputError
 from tests import refdata
 
 
@@ -130,6 +132,83 @@ def test_resolve_links_fuzzy_duplicates_by_default() -> None:
     assert (person[fs_a] == person[fs_b]).mean() >= 0.98
     off = ci.resolve(recs, linkage=False)
     assert (off.entity_id[400:] != off.entity_id[:60]).all()
+
+
+def test_resolve_reuses_a_trained_fit_for_small_batches() -> None:
+    """A batch below MIN_RECORDS links probabilistically only with a fit passed in; the fit of an
+    earlier run (also after a JSON round trip) scores it without training again."""
+    recs, _ = _shop(400, 5)
+    first = {k: np.asarray(v)[:430] for k, v in recs.items()}
+    batch = {k: np.asarray(v)[430:] for k, v in recs.items()}
+    base = ci.resolve(first)
+    fit = base.linkage_fit
+    assert fit is not None
+    alone = ci.resolve(batch)
+    assert alone.linkage_fit is None
+    assert (alone.links.rule != "fellegi_sunter").all()
+    loaded = lk.FellegiSunterFit.from_json(fit.to_json())
+    inc = ci.resolve(batch, graph=base.graph, linkage_fit=loaded)
+    assert inc.linkage_fit is loaded
+    # each typo'd record joins its original (record r<400 + i> duplicates r<i>)
+    assert (inc.entity_id == inc.graph.entity_of(first["record_id"][30:60])).mean() >= 0.95
+
+
+def test_incremental_scoring_finds_the_pairs_of_the_whole_table() -> None:
+    """Scoring a small batch with a fit looks only at records near the new ones, and finds
+    exactly the pairs that scoring against the whole table finds."""
+    from crmkit.identity.linkage._crm import crm_model, crm_table, link_graph
+
+    recs, _ = _shop(400, 5)
+    first = {k: np.asarray(v)[:430] for k, v in recs.items()}
+    batch = {k: np.asarray(v)[430:] for k, v in recs.items()}
+    base = ci.resolve(first)
+    assert base.linkage_fit is not None
+    graph = base.graph.add(batch)
+    new = np.isin(graph.records.record_id, batch["record_id"])
+    linked, _ = link_graph(graph, new, fit=base.linkage_fit)
+    got = linked.links()
+    got = got.take(got.rule == "fellegi_sunter")
+    table = crm_table(graph)
+    full = base.linkage_fit.score_blocked(table, crm_model().blocking, among=new,
+                                          min_probability=base.linkage_fit.threshold)  # fmt: skip
+    want = {frozenset(p) for p in zip(full.record_a, full.record_b, strict=True)}
+    new_ids = set(batch["record_id"].tolist())
+    have = {frozenset(p) for p in zip(got.record_a, got.record_b, strict=True)}
+    have = {p for p in have if p & new_ids}
+    # the guards (corroboration, household veto) only drop pairs; these are all clear matches
+    assert len(have) >= 25
+    assert have <= want
+    assert len(want - have) <= 2
+
+
+def test_resolve_rejects_a_fit_on_other_columns() -> None:
+    """A fit comparing columns identity records lack is refused with the columns named."""
+    fit = lk.FellegiSunterFit.from_parameters(
+        comparisons=[lk.ExactMatch(column="soc_sec_id")], m=[[0.9, 0.1]], u=[[0.01, 0.99]],
+        prior=0.01,
+    )  # fmt: skip
+    with pytest.raises(InvalidInputError, match="soc_sec_id"):
+        ci.resolve({"record_id": ["a", "b"], "email": ["x@y.de", "x@y.de"]}, linkage_fit=fit)
+
+
+def test_streamed_fit_equals_the_fit_on_all_candidates() -> None:
+    """Training from candidates streamed in small chunks gives the same m, u and prior as
+    training on the whole candidate matrix (EM sees the same pattern counts)."""
+    recs, _ = _shop(300, 2)
+    model = lk.FellegiSunter(
+        comparisons=[lk.NameComparison(column="first_name"), lk.DateComparison(column="birth_date"),
+                     lk.ExactMatch(column="postcode")],
+        blocking=lk.Blocking(rules=[lk.BlockingRule(columns="postcode"),
+                                    lk.BlockingRule(columns="first_name")]),
+    )  # fmt: skip
+    table = lk.read_table(recs, columns=("first_name", "birth_date", "postcode"))
+    whole = model.fit(table, candidates=model.candidates(table), rng=3)
+    streamed = attrs.evolve(model, chunk_size=50).fit(table, rng=3)
+    np.testing.assert_allclose(np.concatenate(streamed.m), np.concatenate(whole.m), rtol=1e-9)
+    assert streamed.prior == pytest.approx(whole.prior, rel=1e-9)
+    scored = whole.score_blocked(table, model.blocking, min_probability=0.5, chunk_size=50)
+    full = whole.score(table, model.candidates(table))
+    assert len(scored) == int((full.match_probability >= 0.5).sum())
 
 
 @pytest.mark.slow

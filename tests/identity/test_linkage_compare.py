@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 
 import crmkit.identity.linkage as lk
 from crmkit.identity.linkage._strings import damerau_levenshtein, jaro_winkler, levenshtein
@@ -146,3 +147,52 @@ def test_linking_two_tables_pairs_only_across_them() -> None:
     b = np.concatenate([p[1] for p in pairs])
     assert (t.side[a] == 0).all() and (t.side[b] == 1).all()
     assert sorted(zip(a.tolist(), b.tolist(), strict=True)) == [(0, 3), (1, 3), (2, 4), (2, 5)]
+
+
+def test_pair_count_estimate_from_a_sample() -> None:
+    """count_pairs(sample=) estimates the union within 5 % from a quarter of the records (the
+    union is ~1M pairs, so sampling error is far below that) and says it is an estimate."""
+    rng = np.random.default_rng(4)
+    n = 8000
+    t = lk.read_table({"zip": rng.integers(0, 100, n).astype(str),
+                       "year": rng.integers(0, 60, n).astype(str)})  # fmt: skip
+    b = lk.Blocking(rules=[lk.BlockingRule(columns="zip"), lk.BlockingRule(columns="year")])
+    exact = b.count_pairs(t)
+    est = b.count_pairs(t, sample=2000, rng=0)
+    assert exact.exact and not est.exact
+    assert est.pairs.tolist() == exact.pairs.tolist()
+    assert est.total == pytest.approx(exact.total, rel=0.05)
+    assert b.count_pairs(t, sample=n).total == exact.total
+
+
+def test_ambiguous_nicknames_agree_with_each_of_their_names() -> None:
+    """A nickname of several formal names (Ned, Thea, Fred) is at the nickname level with each
+    of them and with their other nicknames; two different formal names are not."""
+    t = lk.read_table({"f": ["Ned", "Edward", "Ed", "Thea", "Dorothea", "Fred", "Manfred",
+                             "Edmund"]})  # fmt: skip
+    c = lk.NameComparison(column="f")
+    a = np.array([0, 2, 0, 3, 5, 1])
+    b = np.array([1, 1, 2, 4, 6, 7])
+    names = np.array(c.level_names())[c.levels(t, a, b)]
+    assert names.tolist()[:5] == ["nickname"] * 5
+    assert names[5] == "else"
+
+
+def test_blocking_among_keeps_exactly_the_pairs_touching_the_focus() -> None:
+    """pairs(among=mask) yields exactly the union's pairs with at least one record in the mask,
+    for symmetric and swapped rules alike."""
+    rng = np.random.default_rng(9)
+    n = 400
+    t = lk.read_table({"a": rng.integers(0, 30, n).astype(str),
+                       "b": rng.integers(0, 30, n).astype(str)})  # fmt: skip
+    blk = lk.Blocking(rules=[lk.BlockingRule(columns="a"),
+                             lk.BlockingRule(columns="a", other="b")])  # fmt: skip
+    focus = rng.random(n) < 0.1
+
+    def keys(parts: list[tuple[np.ndarray, np.ndarray]]) -> set[tuple[int, int]]:
+        return {(int(x), int(y)) for a, b in parts for x, y in zip(a, b, strict=True)}
+
+    every = keys(list(blk.pairs(t, chunk_size=97)))
+    some = keys(list(blk.pairs(t, chunk_size=97, among=focus)))
+    assert some == {(x, y) for x, y in every if focus[x] or focus[y]}
+    assert len(some) > 0

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import crmkit.segmentation as S
-from crmkit.errors import InvalidInputError, NotFoundError
+from crmkit.errors import CapabilityError, InvalidInputError, NotFoundError
 from crmkit.serialization import dumps, loads, make_converter
 from crmkit.storage import Capabilities, Store
 from crmkit.storage.memory import MemoryStore
@@ -169,7 +169,7 @@ def test_bad_snapshots_and_stores_are_refused() -> None:
         def capabilities(self) -> Capabilities:
             return Capabilities(documents=False)
 
-    with NoDocuments() as store, pytest.raises(InvalidInputError, match="documents"):
+    with NoDocuments() as store, pytest.raises(CapabilityError, match="documents"):
         S.save_definition(store, vip(), at=T0)
 
 

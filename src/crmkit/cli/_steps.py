@@ -53,6 +53,8 @@ def step_identity(run: DemoRun) -> None:
     records = run.store.source_records.columns()
     with Progress.task(f"resolving {len(records):,} source records"):
         res = ci.resolve(records)
+    with Progress.task("saving the identity graph to the store"):
+        saved = ci.save_graph(run.store, res.graph)
     run.entity_of_record = dict(zip(res.record_id.tolist(), res.entity_id.tolist(), strict=True))
     run.entity_orders = _rekey(run.store.orders.columns(), run.entity_of_record)
     run.say(heading("Identity: records → people"))
@@ -71,6 +73,10 @@ def step_identity(run: DemoRun) -> None:
         rows.append(["pairwise precision vs truth", round(precision, 4)])
         rows.append(["pairwise recall vs truth", round(recall, 4)])
     run.say(table(["", "value"], rows))
+    run.say(
+        f"graph saved: {saved.entities_written:,} entities, {saved.audit_rows_written:,} audit "
+        f"rows (revision {saved.revision}); reload it with crmkit.identity.load_graph(store)"
+    )
     merges = audit.where(action="merge")
     if len(merges):
         run.say("\nWhy some records were merged:")

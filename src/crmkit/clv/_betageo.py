@@ -11,6 +11,7 @@ import numpy.typing as npt
 from scipy import special
 
 from crmkit.clv._btyd import BTYDFitMixin, FitResult, fit_btyd
+from crmkit.clv._fitting import Rows, compress
 from crmkit.clv._summary import RFMSummary
 
 __all__ = ["BetaGeo", "BetaGeoFit", "ModifiedBetaGeo", "ModifiedBetaGeoFit"]
@@ -21,36 +22,64 @@ FloatArray = npt.NDArray[np.float64]
 def _core(modified: bool) -> Any:
     shift = 1.0 if modified else 0.0
 
-    def core(p: Sequence[Any], d: Sequence[FloatArray]) -> tuple[FloatArray, FloatArray]:
-        r, alpha, a, b = p
-        x, tx, T = d
-        lt = np.log(alpha + T)
-        ltx = np.log(alpha + tx)
-        bx = b + x + shift  # second Beta argument of the surviving term
-        head = (
-            special.gammaln(r + x)
-            - special.gammaln(r)
-            + r * np.log(alpha)
-            + special.betaln(a, bx)
-            - special.betaln(a, b)
-        )
-        t1 = -(r + x) * lt
-        dead_ok = (x > 0) if not modified else np.ones_like(x, dtype=bool)
+    def dropout_terms(a: Any, b: Any, xv: FloatArray) -> list[Any]:
+        bx = b + xv + shift  # second Beta argument of the surviving term
+        dead_ok = (xv > 0) if not modified else np.ones_like(xv, dtype=bool)
         denom = np.where(dead_ok, bx - 1.0, 1.0)
-        t2 = np.where(dead_ok, np.log(a) - np.log(denom) - (r + x) * ltx, -np.inf)
+        dab = special.digamma(a + b)
+        dabx = special.digamma(a + bx)
+        return [
+            special.betaln(a, bx) - special.betaln(a, b),
+            np.where(dead_ok, np.log(a) - np.log(denom), -np.inf),
+            dab - dabx,
+            special.digamma(bx) - dabx - special.digamma(b) + dab,
+            1.0 / denom,
+        ]
+
+    def core(p: Sequence[Any], rows: Rows) -> tuple[FloatArray, FloatArray]:
+        r, alpha, a, b = p
+        x = rows.columns[0]
+        xs, cx = rows.tables[0], rows.codes[0]
+        scalar_alpha = np.ndim(alpha) == 0
+        if scalar_alpha:  # logs and reciprocals on the T and recency tables, one gather each
+            tab_t = np.log(alpha + rows.tables[2])
+            tab_x = np.log(alpha + rows.tables[1])
+            lt, it = np.stack([tab_t, np.exp(-tab_t)])[:, rows.codes[2]]
+            ltx, itx = np.stack([tab_x, np.exp(-tab_x)])[:, rows.codes[1]]
+        else:
+            lt = np.log(alpha + rows.columns[2])
+            ltx = np.log(alpha + rows.columns[1])
+            it, itx = np.exp(-lt), np.exp(-ltx)
+        if np.ndim(a) == 0 and np.ndim(b) == 0:
+            tab = np.stack(
+                [
+                    special.gammaln(r + xs) - special.gammaln(r),
+                    special.digamma(r + xs) - special.digamma(r),
+                    *dropout_terms(a, b, xs),
+                ]
+            )
+            lg_r, dg_r, lbeta, c2, ga, gb, idenom = tab[:, cx]
+        else:
+            lg_r, dg_r = np.stack(
+                [
+                    special.gammaln(r + xs) - special.gammaln(r),
+                    special.digamma(r + xs) - special.digamma(r),
+                ]
+            )[:, cx]
+            lbeta, c2, ga, gb, idenom = dropout_terms(a, b, x)
+        k = r + x
+        la = np.log(alpha)
+        t1 = -k * lt
+        t2 = c2 - k * ltx
         m = np.logaddexp(t1, t2)
         w2 = np.exp(t2 - m)
         w1 = 1.0 - w2
-        ll = head + m
+        ll = lg_r + r * la + lbeta + m
         g = np.empty((4, x.size))
-        dab = special.digamma(a + b)
-        dabx = special.digamma(a + bx)
-        g[0] = r * (
-            special.digamma(r + x) - special.digamma(r) + np.log(alpha) - w1 * lt - w2 * ltx
-        )
-        g[1] = alpha * (r / alpha - (r + x) * (w1 / (alpha + T) + w2 / (alpha + tx)))
-        g[2] = a * (dab - dabx + w2 / a)
-        g[3] = b * (special.digamma(bx) - dabx - special.digamma(b) + dab - w2 / denom)
+        g[0] = r * (dg_r + la - w1 * lt - w2 * ltx)
+        g[1] = r - alpha * k * (w1 * it + w2 * itx)
+        g[2] = a * ga + w2
+        g[3] = b * (gb - w2 * idenom)
         return ll, g
 
     return core
@@ -133,7 +162,8 @@ class _BetaGeoMethods(BTYDFitMixin):
         return self.r, alpha, a, b
 
     def _loglik(self, x: FloatArray, tx: FloatArray, T: FloatArray, cov: dict[str, Any]) -> Any:
-        ll, _ = _core(self._modified)(self._params_for(x.size, cov), [x, tx, T])
+        rows = compress([x, tx, T], np.ones(x.size), merge=False)
+        ll, _ = _core(self._modified)(self._params_for(x.size, cov), rows)
         return ll
 
     def _log_odds_dead(
@@ -188,23 +218,54 @@ class _BetaGeoMethods(BTYDFitMixin):
         """
         n = np.asarray(n, dtype=np.float64)
         t = np.asarray(t, dtype=np.float64)
-        r, alpha, a, b = self.r, self.alpha, self.a, self.b
-        s = 1.0 if self._modified else 0.0
-        lnb = (
-            special.gammaln(r + n)
-            - special.gammaln(r)
-            - special.gammaln(n + 1.0)
-            + r * np.log(alpha / (alpha + t))
-            + special.xlogy(n, t / (alpha + t))
+        return _nbd_beta_pmf(n, t, self.r, self.alpha, self.a, self.b, drop_at_zero=self._modified)
+
+    def _alive_pmf(
+        self, x: FloatArray, T: FloatArray, n: FloatArray, t: float, cov: dict[str, Any]
+    ) -> FloatArray:
+        r, alpha, a, b = self._params_for(x.size, cov)
+        shift = 1.0 if self._modified else 0.0
+
+        def col(v: Any) -> Any:
+            return np.asarray(v, dtype=np.float64)[:, None] if np.ndim(v) else v
+
+        # Alive at T: λ ~ Gamma(r+x, α+T), p ~ Beta(a, b+x(+1)); the future is that of a
+        # BG/NBD customer who has just purchased (dropout only after later purchases).
+        return _nbd_beta_pmf(
+            n[None, :],
+            np.float64(t),
+            r + x[:, None],
+            col(alpha) + T[:, None],
+            col(a),
+            col(b) + x[:, None] + shift,
+            drop_at_zero=False,
         )
-        alive = np.exp(special.betaln(a, b + n + s) - special.betaln(a, b) + lnb)
-        tail = np.where(n > 0, special.betainc(np.maximum(n, 1.0), r, t / (alpha + t)), 1.0)
-        if not self._modified:
-            tail = np.where(n > 0, tail, 0.0)
-        dead = np.exp(
-            special.betaln(a + 1.0, np.maximum(b + n - 1.0 + s, 1e-300)) - special.betaln(a, b)
-        )
-        return np.asarray(alive + dead * tail, dtype=np.float64)
+
+
+def _nbd_beta_pmf(
+    n: Any, t: Any, r: Any, alpha: Any, a: Any, b: Any, *, drop_at_zero: bool
+) -> FloatArray:
+    """P(X(t) = n) for BG/NBD-type purchasing (FHL 2005, eq. 8), arrays broadcast.
+
+    NB(n) B(a, b+n+s)/B(a, b) + B(a+1, b+n−1+s)/B(a, b) P(NB ≥ n), with s = 1 when the
+    customer may also drop out at time 0 (MBG/NBD), and P(NB ≥ n) = I_{t/(α+t)}(n, r).
+    """
+    s = 1.0 if drop_at_zero else 0.0
+    z = t / (alpha + t)
+    lnb = (
+        special.gammaln(r + n)
+        - special.gammaln(r)
+        - special.gammaln(n + 1.0)
+        + r * np.log1p(-z)
+        + special.xlogy(n, z)
+    )
+    lbab = special.betaln(a, b)
+    alive = np.exp(special.betaln(a, b + n + s) - lbab + lnb)
+    tail = np.where(n > 0, special.betainc(np.maximum(n, 1.0), r, z), 1.0)
+    if not drop_at_zero:
+        tail = np.where(n > 0, tail, 0.0)
+    dead = np.exp(special.betaln(a + 1.0, np.maximum(b + n - 1.0 + s, 1e-300)) - lbab)
+    return np.asarray(alive + dead * tail, dtype=np.float64)
 
 
 @attrs.frozen(kw_only=True)

@@ -11,7 +11,7 @@ import numpy.typing as npt
 from scipy import special
 
 from crmkit.clv._btyd import FitResult, finite
-from crmkit.clv._fitting import check_weights, compress, information_criteria, maximize
+from crmkit.clv._fitting import Rows, check_weights, compress, information_criteria, maximize
 from crmkit.clv._inputs import btyd_arrays, fail
 from crmkit.clv._summary import RFMSummary
 from crmkit.errors import InvalidInputError
@@ -27,9 +27,9 @@ def _dlb(p: Any, q: Any) -> tuple[Any, Any]:
     return special.digamma(p) - dpq, special.digamma(q) - dpq
 
 
-def _core(p: Sequence[Any], d: Sequence[FloatArray]) -> tuple[FloatArray, FloatArray]:
+def _core(p: Sequence[Any], rows: Rows) -> tuple[FloatArray, FloatArray]:
     alpha, beta, gamma, delta = p
-    x, tx, n = d
+    x, tx, n = rows.columns
     base = special.betaln(alpha, beta) + special.betaln(gamma, delta)
     da0, db0 = _dlb(alpha, beta)
     dg0, dd0 = _dlb(gamma, delta)
@@ -105,9 +105,12 @@ class BetaGeoBetaBinomFit(FitResult):
     gamma: float
     delta: float
     _names: ClassVar[tuple[str, ...]] = ("alpha", "beta", "gamma", "delta")
+    #: Time is counted in transaction opportunities (see ``expected_clv``).
+    discrete_time: ClassVar[bool] = True
 
     def _lik_terms(self, x: FloatArray, tx: FloatArray, n: FloatArray) -> FloatArray:
-        ll, _ = _core(list(self.params.values()), [x, tx, n])
+        rows = compress([x, tx, n], np.ones(x.size), merge=False)
+        ll, _ = _core(list(self.params.values()), rows)
         return ll
 
     def log_likelihood_per_customer(
@@ -272,14 +275,12 @@ class BetaGeoBetaBinom:
             raise InvalidInputError(f"penalizer: negative ({self.penalizer}). Pass >= 0.")
         x, tx, n, ids = _arrays(summary, frequency, recency, T)
         w = check_weights(weights, x.size, ids)
-        data, w = compress([x, tx, n], w)
-        keep = w > 0
+        rows = compress([x, tx, n], w)
         starts = ((1.0, 1.0, 1.0, 1.0), (0.5, 2.0, 0.5, 5.0))[: max(1, self.n_starts)]
         res = maximize(
             names=BetaGeoBetaBinomFit._names,
             core=_core,
-            data=[c[keep] for c in data],
-            weights=w[keep],
+            rows=rows,
             starts=starts,
             penalizer=self.penalizer,
             model="BetaGeoBetaBinom",

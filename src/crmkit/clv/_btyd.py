@@ -94,6 +94,11 @@ class BTYDFitMixin:
     def _given_alive(self, x: FloatArray, T: FloatArray, t: Any, cov: dict[str, Any]) -> Any:
         raise NotImplementedError
 
+    def _alive_pmf(
+        self, x: FloatArray, T: FloatArray, n: FloatArray, t: float, cov: dict[str, Any]
+    ) -> FloatArray:
+        raise NotImplementedError
+
     # Helpers -----------------------------------------------------------------------------
     _GROUP: ClassVar[dict[str, tuple[str, float]]] = {
         "alpha": ("purchase", -1.0),
@@ -181,6 +186,56 @@ class BTYDFitMixin:
             pa = special.expit(-np.asarray(self._log_odds_dead(x, tx, tt, cov), dtype=np.float64))
             out = pa * self._given_alive(x, tt, np.float64(t), cov)
         return finite("conditional_expected_purchases", out)
+
+    def conditional_purchase_count_pmf(
+        self,
+        n: Any,
+        t: float,
+        summary: RFMSummary | None = None,
+        *,
+        frequency: Any = None,
+        recency: Any = None,
+        T: Any = None,
+        purchase_covariates: Any = None,
+        dropout_covariates: Any = None,
+    ) -> FloatArray:
+        """P(X(T, T+t) = n | history): exactly ``n`` purchases in the next ``t`` time units.
+
+        A dead customer makes none; a customer alive at T continues as a new customer with the
+        posterior parameters (r+x, α+T and the updated dropout distribution), so
+        P = (1 − P(alive))·[n = 0] + P(alive)·P_new(n). ``n`` is a count or a 1-D array of
+        counts; the result has one row per customer (and one column per count for an array).
+
+        Examples:
+            >>> from crmkit.clv import BetaGeoFit
+            >>> fit = BetaGeoFit.from_params(r=0.2426, alpha=4.4137, a=0.793, b=2.4262)
+            >>> pmf = fit.conditional_purchase_count_pmf(range(100), 39.0, frequency=[0, 5],
+            ...     recency=[0, 30.0], T=[38.86, 38.86])
+            >>> pmf.shape, pmf.sum(axis=1).round(6).tolist()
+            ((2, 100), [1.0, 1.0])
+        """
+        if not (t >= 0 and math.isfinite(t)):
+            raise InvalidInputError(f"t: must be a finite time >= 0 (got {t}).")
+        counts = np.asarray(n, dtype=np.float64)
+        if counts.ndim > 1 or np.any(counts < 0) or np.any(counts != np.round(counts)):
+            raise InvalidInputError(
+                "n: expected a whole number >= 0 or a 1-D array of them. Pass purchase counts."
+            )
+        x, tx, tt, cov = self._args(
+            summary, frequency, recency, T, purchase_covariates, dropout_covariates
+        )
+        grid = np.atleast_1d(counts)
+        with np.errstate(all="ignore"):
+            pa = special.expit(-np.asarray(self._log_odds_dead(x, tx, tt, cov), dtype=np.float64))
+            pa = np.broadcast_to(pa, x.shape)
+            out = np.empty((x.size, grid.size))
+            for lo in range(0, x.size, 4096):
+                sl = slice(lo, lo + 4096)
+                sub = {k: np.asarray(v)[sl] for k, v in cov.items()}
+                alive = self._alive_pmf(x[sl], tt[sl], grid, float(t), sub)
+                out[sl] = pa[sl, None] * alive + (1.0 - pa[sl, None]) * (grid == 0)
+        out = np.clip(out, 0.0, 1.0)
+        return finite("conditional_purchase_count_pmf", out if counts.ndim else out[:, 0])
 
     def log_likelihood_per_customer(
         self,
@@ -271,17 +326,14 @@ def fit_btyd(
             mat = covariate_matrix(f"{group}_covariates", values, x.size)
             for pname, sign in links[group].items():
                 covs[pname] = (mat, sign)
-    data = [x, tx, t]
-    if not covs:
-        data, w = compress(data, w)
-    keep = w > 0
-    data = [d[keep] for d in data]
-    covs = {k: (m[keep], s) for k, (m, s) in covs.items()}
+    rows = compress([x, tx, t], w, merge=not covs)
+    if covs and rows.n < x.size:
+        keep = w > 0
+        covs = {k: (m[keep], s) for k, (m, s) in covs.items()}
     res = maximize(
         names=fit_cls._names,
         core=core,
-        data=data,
-        weights=w[keep],
+        rows=rows,
         starts=starts,
         penalizer=penalizer,
         covariates=covs,

@@ -12,7 +12,7 @@ import numpy.typing as npt
 from scipy import special
 
 from crmkit.clv._btyd import FitResult, finite
-from crmkit.clv._fitting import check_weights, compress, information_criteria, maximize
+from crmkit.clv._fitting import Rows, check_weights, compress, information_criteria, maximize
 from crmkit.clv._inputs import checked, fail
 from crmkit.errors import InvalidInputError
 
@@ -21,9 +21,9 @@ __all__ = ["ShiftedBetaGeo", "ShiftedBetaGeoFit"]
 FloatArray = npt.NDArray[np.float64]
 
 
-def _core(p: Sequence[Any], d: Sequence[FloatArray]) -> tuple[FloatArray, FloatArray]:
+def _core(p: Sequence[Any], rows: Rows) -> tuple[FloatArray, FloatArray]:
     a, b = p
-    t, churned = d
+    t, churned = rows.columns
     died = churned > 0
     # churned in period t: B(a+1, b+t-1)/B(a,b); still active after t periods: B(a, b+t)/B(a,b)
     p1 = np.where(died, a + 1.0, a)
@@ -179,13 +179,11 @@ class ShiftedBetaGeo:
             )
         fail("churned", (ch != 0) & (ch != 1), ch, None, "not a boolean", "Pass True or False.")
         w = check_weights(weights, t.size)
-        data, w = compress([t, ch], w)
-        keep = w > 0
+        rows = compress([t, ch], w)
         res = maximize(
             names=ShiftedBetaGeoFit._names,
             core=_core,
-            data=[d[keep] for d in data],
-            weights=w[keep],
+            rows=rows,
             starts=((1.0, 1.0), (0.5, 3.0)),
             penalizer=self.penalizer,
             model="ShiftedBetaGeo",

@@ -12,7 +12,7 @@ import numpy.typing as npt
 from scipy import special
 
 from crmkit.clv._btyd import FitResult, finite
-from crmkit.clv._fitting import check_weights, compress, information_criteria, maximize
+from crmkit.clv._fitting import Rows, check_weights, compress, information_criteria, maximize
 from crmkit.clv._inputs import checked, fail
 from crmkit.clv._summary import RFMSummary
 from crmkit.errors import DegenerateFitWarning, InvalidInputError, NumericalError
@@ -22,25 +22,25 @@ __all__ = ["GammaGamma", "GammaGammaFit"]
 FloatArray = npt.NDArray[np.float64]
 
 
-def _core(p: Sequence[Any], d: Sequence[FloatArray]) -> tuple[FloatArray, FloatArray]:
+def _core(p: Sequence[Any], rows: Rows) -> tuple[FloatArray, FloatArray]:
     pp, q, g = p
-    x, m = d
+    x, m = rows.columns
+    xs, cx = rows.tables[0], rows.codes[0]
+    if "log_m" not in rows.cache:
+        rows.cache["log_m"] = np.log(rows.tables[1])[rows.codes[1]]
+    log_m = rows.cache["log_m"]
+    pxs = pp * xs
+    dpq = special.digamma(pxs + q)
+    head = (special.gammaln(pxs + q) - special.gammaln(pxs) + pxs * np.log(xs))[cx]
+    dp = (xs * (dpq - special.digamma(pxs) + np.log(xs)))[cx]
     px = pp * x
     lgm = np.log(g + x * m)
-    ll = (
-        special.gammaln(px + q)
-        - special.gammaln(px)
-        - special.gammaln(q)
-        + q * np.log(g)
-        + (px - 1.0) * np.log(m)
-        + px * np.log(x)
-        - (px + q) * lgm
-    )
-    dpq = special.digamma(px + q)
+    lg = np.log(g)
+    ll = head - special.gammaln(q) + q * lg + (px - 1.0) * log_m - (px + q) * lgm
     grad = np.empty((3, x.size))
-    grad[0] = pp * x * (dpq - special.digamma(px) + np.log(m) + np.log(x) - lgm)
-    grad[1] = q * (dpq - special.digamma(q) + np.log(g) - lgm)
-    grad[2] = g * (q / g - (px + q) / (g + x * m))
+    grad[0] = pp * (dp + x * (log_m - lgm))
+    grad[1] = q * (dpq[cx] - special.digamma(q) + lg - lgm)
+    grad[2] = q - (px + q) * g / (g + x * m)
     return ll, grad
 
 
@@ -67,6 +67,23 @@ def _spend_arrays(
         keep = x > 0
         return x[keep], m[keep], None if ids is None else ids[keep]
     return x, m, ids
+
+
+def _moment_start(rows: Rows) -> tuple[float, float, float]:
+    """Method-of-moments start with p fixed at 4.
+
+    With z̄ | ν ~ Gamma(px, xν) and ν ~ Gamma(q, γ): E z̄ = pγ/(q−1) and
+    Var z̄ / (E z̄)² = 1/(q−2) + (q−1)/((q−2) p x), solved for q with 1/x averaged.
+    """
+    x, m = rows.columns
+    w = rows.weights
+    mean = float(np.average(m, weights=w))
+    cv2 = float(np.average((m - mean) ** 2, weights=w)) / max(mean**2, 1e-300)
+    p = 4.0
+    c = float(np.average(1.0 / x, weights=w)) / p
+    q = (1.0 + 2.0 * cv2 - c) / (cv2 - c) if cv2 > c * 1.01 else 10.0
+    q = float(min(max(q, 2.5), 1e3))
+    return p, q, max(mean * (q - 1.0) / p, 1e-8)
 
 
 @attrs.frozen(kw_only=True)
@@ -125,7 +142,7 @@ class GammaGammaFit(FitResult):
             (1,)
         """
         x, m, _ = _spend_arrays(summary, frequency, monetary, repeaters_only=True)
-        ll, _ = _core([self.p, self.q, self.gamma], [x, m])
+        ll, _ = _core([self.p, self.q, self.gamma], compress([x, m], np.ones(x.size), merge=False))
         return finite("log_likelihood", ll)
 
 
@@ -165,14 +182,12 @@ class GammaGamma:
                 f"frequency: {int(keep.sum())} customers with repeat purchases. Gamma-Gamma "
                 "needs repeat buyers; pass more customers."
             )
-        data, w = compress([x_all[keep], m_all[keep]], w_all[keep])
-        m_mean = float(np.average(data[1], weights=w))
-        starts = ((2.0, 2.0, max(m_mean, 1e-6)),)
+        rows = compress([x_all[keep], m_all[keep]], w_all[keep])
+        starts = (_moment_start(rows),)
         res = maximize(
             names=GammaGammaFit._names,
             core=_core,
-            data=data,
-            weights=w,
+            rows=rows,
             starts=starts,
             penalizer=self.penalizer,
             model="GammaGamma",

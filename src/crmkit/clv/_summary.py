@@ -123,15 +123,32 @@ class CalibrationHoldout:
     duration_holdout: float
 
 
-def _ids_and_codes(customer_id: Any) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64], bool]:
-    """Return (raw ids, int64 codes, codes_are_dense). Integer ids are used as their own codes."""
+def _ids_and_codes(customer_id: Any) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+    """(id of each code in increasing order, int64 code per transaction).
+
+    Integer ids with a range up to a few times the number of rows are coded by their offset
+    from the smallest id (no sort; absent ids get codes that are never used, and customers
+    without merged rows are dropped later); other integers by np.unique. String ids already
+    in order are coded by their change points; others are sorted once by np.unique (the slow
+    path: pass integer-coded ids for speed).
+    """
     raw = as_1d("customer_id", customer_id)
     if raw.dtype.kind in "iu":
         ids = raw.astype(np.int64, copy=False)
-        return ids, ids, False
+        if ids.size == 0:
+            return ids[:0], ids[:0]
+        lo, hi = int(ids.min()), int(ids.max())
+        if hi - lo <= 4 * ids.size + 1024:
+            return np.arange(lo, hi + 1, dtype=np.int64), ids - lo
+        uniq, inverse = np.unique(ids, return_inverse=True)
+        return uniq, inverse.astype(np.int64).reshape(-1)
     strs = as_str_array("customer_id", raw)
+    if strs.size > 1 and bool(np.all(strs[1:] >= strs[:-1])):
+        # Already sorted (e.g. exported by customer): code by change points, no sort.
+        start = np.r_[True, strs[1:] != strs[:-1]]
+        return strs[start], np.cumsum(start, dtype=np.int64) - 1
     uniq, inverse = np.unique(strs, return_inverse=True)
-    return uniq, inverse.astype(np.int64), True
+    return uniq, inverse.astype(np.int64).reshape(-1)
 
 
 def _period_index(ts_us: npt.NDArray[np.int64], period: str) -> npt.NDArray[np.int64]:
@@ -159,68 +176,95 @@ def _to_us(name: str, value: Any) -> int:
     return int(v.astype(np.int64))
 
 
-def _aggregate(
-    customer_id: Any,
-    timestamp: Any,
-    amount: Any,
-    period: str,
-) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64], npt.NDArray[np.int64], FloatArray]:
-    """Merge purchases per (customer, period).
+def _amounts(amount: Any) -> FloatArray:
+    """Amounts as float64, converted once; integer minor units need no NaN/inf checks."""
+    arr = as_1d("amount", amount)
+    if arr.dtype.kind in "iub":
+        return arr.astype(np.float64)
+    return as_float_array("amount", arr)
 
-    Returns (ids of customers, customer index per merged row, period per merged row, amount per
-    merged row); merged rows are sorted by customer then period.
+
+@attrs.frozen
+class _Merged:
+    """Transactions merged per (customer, period), sorted by customer then period.
+
+    ``cidx``/``mper`` describe the merged rows; ``tcode``/``tper``/``amount`` are the
+    transactions (customer code, period, value) for amount sums by counting.
     """
-    ids, codes, dense = _ids_and_codes(customer_id)
-    ts = as_datetime_array("timestamp", timestamp).astype(np.int64)
-    amt = as_float_array("amount", amount)  # int64 minor units become float64 here, once.
-    same_length(customer_id=codes, timestamp=ts, amount=amt)
-    per = _period_index(ts, period)
+
+    ids: npt.NDArray[Any]
+    cidx: npt.NDArray[np.int64]
+    mper: npt.NDArray[np.int64]
+    tcode: npt.NDArray[np.int64]
+    tper: npt.NDArray[np.int64]
+    amount: FloatArray
+
+
+def _aggregate(customer_id: Any, ts_us: npt.NDArray[np.int64], amount: Any, period: str) -> _Merged:
+    """Merge purchases per (customer, period) with one sort of a packed int64 key."""
+    ids, codes = _ids_and_codes(customer_id)
+    amt = _amounts(amount)
+    same_length(customer_id=codes, timestamp=ts_us, amount=amt)
+    per = _period_index(ts_us, period)
     if per.size == 0:
         empty = np.zeros(0, np.int64)
-        return ids[:0], empty, empty, np.zeros(0)
+        return _Merged(ids[:0], empty, empty, empty, empty, np.zeros(0))
     pmin = int(per.min())
     span = int(per.max()) - pmin + 1
-    cmin = int(codes.min())
-    if int(codes.max()) - cmin + 1 > (2**62) // span:
-        # Sparse integer ids would overflow the packed key: factorize them first.
-        uniq, inv = np.unique(codes, return_inverse=True)
-        ids, codes, cmin, dense = uniq, inv.astype(np.int64), 0, True
-    key = (codes - cmin) * span + (per - pmin)
-    order = np.argsort(key)  # ties are merged below, so stability is not needed
-    skey = key[order]
-    starts = np.flatnonzero(np.r_[True, skey[1:] != skey[:-1]])
-    ukey = skey[starts]
-    merged_amount = np.add.reduceat(amt[order], starts) if starts.size else np.zeros(0)
-    cust = ukey // span
-    mper = ukey % span + pmin
-    cstart = np.r_[True, cust[1:] != cust[:-1]]
-    present = cust[cstart]
-    out_ids = ids[present] if dense else present + cmin
-    cidx = np.cumsum(cstart, dtype=np.int64) - 1
-    return out_ids, cidx, mper, merged_amount
+    if ids.size * span < 2**62:
+        key = codes * span
+        key += per
+        key -= pmin
+        key.sort()  # in place: one SIMD sort of int64, no argsort
+        keep = np.empty(key.size, dtype=bool)
+        keep[0] = True
+        np.not_equal(key[1:], key[:-1], out=keep[1:])
+        cidx, mper = np.divmod(key[keep], span)
+        mper += pmin
+    else:  # pragma: no cover - needs more than 2**62 customer-periods
+        pairs = np.unique(np.stack([codes, per]), axis=1)
+        cidx, mper = pairs[0], pairs[1]
+    return _Merged(ids, cidx, mper, codes, per, amt)
 
 
 def _summary_from_merged(
-    ids: npt.NDArray[Any],
+    merged: _Merged,
+    n: int,
     cidx: npt.NDArray[np.int64],
     mper: npt.NDArray[np.int64],
-    mamount: FloatArray,
+    tsel: npt.NDArray[np.bool_] | None,
+    tcode: npt.NDArray[np.int64],
     end_period: int,
     scale: float,
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    n = ids.size
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, npt.NDArray[np.bool_]]:
+    """frequency, recency, T, monetary and the mask of customers with merged rows.
+
+    ``cidx``/``mper`` are merged rows sorted by customer then period; amounts are summed from
+    the (selected) transactions by counting: all of them, and those in the customer's first
+    period.
+    """
     counts = np.bincount(cidx, minlength=n)
-    starts = np.r_[0, np.cumsum(counts)[:-1]]
-    ends = starts + counts - 1
-    first = mper[starts]
-    last = mper[ends]
+    present = counts > 0
+    ends = np.cumsum(counts) - 1
+    starts = ends - counts + 1
+    first = mper[np.minimum(starts, max(mper.size - 1, 0))] if mper.size else np.zeros(n, np.int64)
+    last = mper[np.maximum(ends, 0)] if mper.size else np.zeros(n, np.int64)
     freq = (counts - 1).astype(np.float64)
-    total = np.bincount(cidx, weights=mamount, minlength=n)
-    repeat = total - mamount[starts]
+    amt = merged.amount if tsel is None else np.where(tsel, merged.amount, 0.0)
+    total = np.bincount(tcode, weights=amt, minlength=n)
+    in_first = merged.tper == first[tcode]
+    first_amt = np.bincount(tcode[in_first], weights=amt[in_first], minlength=n)
+    repeat = total - first_amt
     monetary = np.where(freq > 0, repeat / np.maximum(freq, 1.0), 0.0)
     recency = (last - first) * scale
     age = (end_period - first) * scale
-    return freq, recency.astype(np.float64), age.astype(np.float64), monetary
+    return (
+        freq[present],
+        recency.astype(np.float64)[present],
+        age.astype(np.float64)[present],
+        monetary[present],
+        present,
+    )
 
 
 def _unit_scale(period: str, unit: str | None) -> tuple[str, float]:
@@ -273,7 +317,8 @@ def summarize(
     unit_name, scale = _unit_scale(period, unit)
     end_us = _to_us("observation_end", observation_end)
     ts = as_datetime_array("timestamp", timestamp)
-    late = ts.astype(np.int64) > end_us
+    ts_us = ts.view(np.int64)
+    late = ts_us > end_us
     require(
         "timestamp",
         late,
@@ -281,9 +326,13 @@ def summarize(
         "transactions after observation_end",
         "Move observation_end or use calibration_holdout() to split the data",
     )
-    ids, cidx, mper, mamount = _aggregate(customer_id, ts, amount, period)
+    merged = _aggregate(customer_id, ts_us, amount, period)
+    ids = merged.ids
     end_period = int(_period_index(np.array([end_us], np.int64), period)[0])
-    f, r, t, m = _summary_from_merged(ids, cidx, mper, mamount, end_period, scale)
+    f, r, t, m, present = _summary_from_merged(
+        merged, ids.size, merged.cidx, merged.mper, None, merged.tcode, end_period, scale
+    )
+    ids = ids[present]
     return RFMSummary(
         customer_id=ids,
         frequency=f,
@@ -328,7 +377,7 @@ def calibration_holdout(
             "calibration_end: not before observation_end. Pass calibration_end < observation_end."
         )
     ts = as_datetime_array("timestamp", timestamp)
-    ts_us = ts.astype(np.int64)
+    ts_us = ts.view(np.int64)
     require(
         "timestamp",
         ts_us > end_us,
@@ -336,7 +385,8 @@ def calibration_holdout(
         "transactions after observation_end",
         "Move observation_end",
     )
-    ids, cidx, mper, mamount = _aggregate(customer_id, ts, amount, period)
+    merged = _aggregate(customer_id, ts_us, amount, period)
+    ids, cidx, mper = merged.ids, merged.cidx, merged.mper
     cal_period = int(_period_index(np.array([cal_us], np.int64), period)[0])
     end_period = int(_period_index(np.array([end_us], np.int64), period)[0])
     in_cal = mper <= cal_period
@@ -345,12 +395,26 @@ def calibration_holdout(
     keep_ids = ids[has_cal]
     remap = np.cumsum(has_cal) - 1
     sel = in_cal & has_cal[cidx]
-    f, r, t, m = _summary_from_merged(
-        keep_ids, remap[cidx[sel]], mper[sel], mamount[sel], cal_period, scale
+    t_cal = merged.tper <= cal_period
+    t_keep = has_cal[merged.tcode]
+    t_code = remap[merged.tcode]
+    t_code = np.where(t_keep, t_code, 0)
+    f, r, t, m, _ = _summary_from_merged(
+        merged,
+        keep_ids.size,
+        remap[cidx[sel]],
+        mper[sel],
+        t_cal & t_keep,
+        t_code,
+        cal_period,
+        scale,
     )
     hold = (~in_cal) & has_cal[cidx]
     hf = np.bincount(remap[cidx[hold]], minlength=keep_ids.size).astype(np.float64)
-    hsum = np.bincount(remap[cidx[hold]], weights=mamount[hold], minlength=keep_ids.size)
+    t_hold = (~t_cal) & t_keep
+    hsum = np.bincount(
+        t_code, weights=np.where(t_hold, merged.amount, 0.0), minlength=keep_ids.size
+    )
     hm = np.where(hf > 0, hsum / np.maximum(hf, 1.0), 0.0)
     cal = RFMSummary(
         customer_id=keep_ids,

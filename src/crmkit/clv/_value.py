@@ -46,12 +46,22 @@ def expected_clv(
     * ``"continuous"``: ``∫₀^H e^{−δt} dE[Y(t)]`` with ``δ = discount_rate`` per time unit,
       by 32-point Gauss–Legendre quadrature after integration by parts.
 
+    For the discrete-time BG/BB fit, time is counted in transaction opportunities: only the
+    discrete convention applies, ``step`` and ``horizon`` must be whole numbers of
+    opportunities and the purchases of opportunity ``k`` are discounted by
+    ``(1 + discount_rate)^k`` (with ``step`` 1).
+
     Examples:
         >>> from crmkit.clv import BetaGeoFit
         >>> fit = BetaGeoFit.from_params(r=0.2426, alpha=4.4137, a=0.793, b=2.4262)
         >>> expected_clv(fit, spend=35.0, horizon=52.0, discount_rate=0.01, step=4.0,
         ...              frequency=[2], recency=[30.43], T=[38.86]).round(1)
         array([51.1])
+        >>> from crmkit.clv import BetaGeoBetaBinomFit
+        >>> bgbb = BetaGeoBetaBinomFit.from_params(alpha=1.2, beta=0.75, gamma=0.66, delta=2.8)
+        >>> expected_clv(bgbb, spend=50.0, horizon=5, discount_rate=0.1,
+        ...              frequency=[6], recency=[6], T=[6]).round(1)
+        array([143.7])
     """
     if not (horizon > 0 and math.isfinite(horizon)):
         raise InvalidInputError(f"horizon: must be > 0 (got {horizon}).")
@@ -59,6 +69,17 @@ def expected_clv(
         raise InvalidInputError(f"discount_rate: must be >= 0 (got {discount_rate}).")
     if not step > 0:
         raise InvalidInputError(f"step: must be > 0 (got {step}).")
+    if getattr(fit, "discrete_time", False):
+        if convention != "discrete":
+            raise InvalidInputError(
+                f"convention: {convention!r} with a discrete-time model (BG/BB). Use "
+                "convention='discrete'; time is counted in transaction opportunities."
+            )
+        if step != round(step) or horizon != round(horizon):
+            raise InvalidInputError(
+                f"step, horizon: BG/BB counts whole transaction opportunities (got step {step}, "
+                f"horizon {horizon}). Pass whole numbers."
+            )
     spend_arr = np.asarray(spend, dtype=np.float64)
     if not np.all(np.isfinite(spend_arr)) or np.any(spend_arr < 0):
         raise InvalidInputError("spend: must be finite and >= 0. Pass expected spend per purchase.")

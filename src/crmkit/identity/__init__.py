@@ -38,6 +38,18 @@ from crmkit.identity._normalize import (
 )
 from crmkit.identity._policy import IdentifierPolicy, StitchingPolicy
 from crmkit.identity._resolve import Resolution, resolve
+from crmkit.identity._store import (
+    ERASED,
+    GRAPHS,
+    AuditChunk,
+    EntityDocument,
+    GraphState,
+    SaveReport,
+    audit_spec,
+    entity_spec,
+    load_graph,
+    save_graph,
+)
 from crmkit.identity.linkage import (
     Blocking,
     BlockingRule,
@@ -64,7 +76,10 @@ from crmkit.identity.linkage import (
 )
 
 __all__ = [
+    "ERASED",
+    "GRAPHS",
     "AuditAction",
+    "AuditChunk",
     "AuditLog",
     "Blocking",
     "BlockingRule",
@@ -77,11 +92,13 @@ __all__ = [
     "DecisionKind",
     "EmailComparison",
     "EmailPolicy",
+    "EntityDocument",
     "ExactMatch",
     "Explanation",
     "FellegiSunter",
     "FellegiSunterFit",
     "GoldenRecords",
+    "GraphState",
     "IdentifierPolicy",
     "IdentityGraph",
     "LinkStep",
@@ -93,17 +110,21 @@ __all__ = [
     "NumberComparison",
     "PostcodeComparison",
     "Resolution",
+    "SaveReport",
     "ScoredPairs",
     "StitchingPolicy",
     "StringComparison",
     "Survivorship",
     "UnknownRecordError",
     "Waterfall",
+    "audit_spec",
     "crm_model",
     "dedupe",
+    "entity_spec",
     "explain",
     "golden_records",
     "link",
+    "load_graph",
     "nicknames",
     "normalize_address",
     "normalize_birth_date",
@@ -113,4 +134,5 @@ __all__ = [
     "normalize_postcode",
     "read_table",
     "resolve",
+    "save_graph",
 ]

@@ -26,7 +26,16 @@ from crmkit.identity._policy import FIELDS, PLACEHOLDERS, IdentifierPolicy, Stit
 from crmkit.identity._text import as_text, compact, hash_text
 from crmkit.model import SourceRecord
 
-__all__ = ["KEY_SEP", "Field", "Keys", "RecordTable", "compute_keys", "key_text", "read_records"]
+__all__ = [
+    "KEY_SEP",
+    "Field",
+    "Keys",
+    "RecordTable",
+    "compute_keys",
+    "key_text",
+    "keys_of_fields",
+    "read_records",
+]
 
 StrArray = npt.NDArray[np.str_]
 IntArray = npt.NDArray[np.int64]
@@ -344,10 +353,15 @@ def compute_keys(table: RecordTable, policy: StitchingPolicy) -> Keys:
     fields = {
         k: Field(value=compact(n.value), valid=n.valid, present=n.present) for k, n in norm.items()
     }
+    return keys_of_fields(fields, policy, len(table))
+
+
+def keys_of_fields(fields: Mapping[str, Field], policy: StitchingPolicy, n: int) -> Keys:
+    """The keys of ``n`` records from their normalized fields (what ``compute_keys`` does after
+    normalizing; a loaded graph starts here)."""
     codes: dict[str, IntArray] = {}
     blocked: dict[str, BoolArray] = {}
     support: dict[str, IntArray] = {}
-    n = len(table)
     hashes = {k: hash_text(f.value) for k, f in fields.items()}
     prefix_hashes = {
         k: hash_text(f.value.astype(f"<U{CORROBORATE_LETTERS}")) if k in _NAMES else hashes[k]
@@ -371,4 +385,6 @@ def compute_keys(table: RecordTable, policy: StitchingPolicy) -> Keys:
             bad[sel] = _blocked_mask(key_text(fields, p, sel), p, policy.block_placeholders)
         blocked[p.kind] = bad
         codes[p.kind] = np.where(ok & ~bad, code, -1)
-    return Keys(code=codes, blocked_mask=blocked, fields=fields, support=support, policy=policy)
+    return Keys(
+        code=codes, blocked_mask=blocked, fields=dict(fields), support=support, policy=policy
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
@@ -14,15 +14,18 @@ from crmkit.identity._graph import IdentityGraph
 from crmkit.identity._links import LinkTable
 from crmkit.identity._policy import StitchingPolicy
 
+if TYPE_CHECKING:
+    from crmkit.identity.linkage import FellegiSunterFit
+
 __all__ = ["Resolution", "resolve"]
 
 
 @attrs.frozen(kw_only=True, eq=False)
 class Resolution:
     """What [`resolve`][crmkit.identity.resolve] returns: ``record_id`` and ``entity_id`` aligned
-    with
-    the input order, the ``links`` with their rules and evidence, and the ``graph`` to resolve new
-    records against later.
+    with the input order, the ``links`` with their rules and evidence, the ``graph`` to resolve
+    new records against later, and the ``linkage_fit`` that scored the probabilistic links (None
+    when none ran; pass it to the next ``resolve`` to reuse it).
 
     Examples:
         >>> res = resolve({"record_id": ["a", "b", "c"],
@@ -35,6 +38,7 @@ class Resolution:
     entity_id: npt.NDArray[np.str_]
     links: LinkTable
     graph: IdentityGraph
+    linkage_fit: FellegiSunterFit | None = None
 
     @property
     def n_entities(self) -> int:
@@ -49,6 +53,7 @@ def resolve(
     decisions: Iterable[Decision] = (),
     graph: IdentityGraph | None = None,
     linkage: bool = True,
+    linkage_fit: FellegiSunterFit | None = None,
 ) -> Resolution:
     """Resolve ``records`` into entities, deterministically, under ``policy``.
 
@@ -64,7 +69,14 @@ def resolve(
     ``graph``: an existing graph to resolve against incrementally (its policy is used).
     ``linkage``: also link records probabilistically (Fellegi–Sunter, see
     [`crmkit.identity.linkage`][crmkit.identity.linkage]) when the policy declares the scored rule
-    ``fellegi_sunter`` and the graph holds enough records to train on.
+    ``fellegi_sunter`` (the default policy does). The model
+    ([`crm_model`][crmkit.identity.linkage.crm_model]) is trained without labels on the
+    candidate pairs of the new records, which needs at least 200 records in the graph
+    (``crmkit.identity.linkage.MIN_RECORDS``); smaller runs link deterministically only, unless
+    ``linkage_fit`` is given. ``linkage_fit``: a trained
+    [`FellegiSunterFit`][crmkit.identity.linkage.FellegiSunterFit] (e.g. ``linkage_fit`` of an
+    earlier ``Resolution``, or ``FellegiSunterFit.from_json``) used as is, without training:
+    incremental batches of any size are scored with the model of the first, large run.
 
     Examples:
         >>> res = resolve({"record_id": ["web:1", "shop:9", "pos:3"],
@@ -78,10 +90,12 @@ def resolve(
 
     graph = (graph or IdentityGraph.empty(policy)).add(records)
     ids = read_records(records, graph.policy).record_id
+    fit = None
     if linkage and any(p.scored and p.kind == "fellegi_sunter" for p in graph.policy.identifiers):
         from crmkit.identity.linkage._crm import link_graph
 
-        graph = link_graph(graph, np.isin(graph.records.record_id, ids))
+        new = np.isin(graph.records.record_id, ids)
+        graph, fit = link_graph(graph, new, fit=linkage_fit)
     for d in decisions:
         graph = graph.decide(d)
     links = graph.links()
@@ -90,4 +104,5 @@ def resolve(
         entity_id=graph.entity_of(ids),
         links=links.take(links.accepted),
         graph=graph,
+        linkage_fit=fit,
     )

@@ -46,13 +46,12 @@ from crmkit.loyalty._store import (
     ClaimRecord,
     CouponRecord,
     CouponUse,
-    documents,
     tier_records,
     tier_state,
 )
 from crmkit.loyalty._tiers import TierState
 from crmkit.loyalty._values import Balance, LedgerEntry, Operation, Transfer
-from crmkit.storage import Store
+from crmkit.storage import Store, documents
 from crmkit.storage._keys import compound_key
 
 __all__ = ["LoyaltyBook"]

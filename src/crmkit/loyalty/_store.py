@@ -22,7 +22,7 @@ from crmkit.loyalty._rewards import Coupon, CouponRedemption
 from crmkit.loyalty._tiers import TierState
 from crmkit.loyalty._values import LedgerEntry
 from crmkit.model._checks import aware, non_empty, optional_aware
-from crmkit.storage import CollectionSpec, DocumentCollection, Store
+from crmkit.storage import CollectionSpec, documents
 from crmkit.storage._keys import compound_key
 
 __all__ = [
@@ -164,24 +164,6 @@ REWARD_CLAIMS: CollectionSpec[ClaimRecord] = CollectionSpec(
     customer=lambda c: c.member_id,
     time=lambda c: c.at,
 )
-
-
-def documents(store: Store, spec: CollectionSpec[Any]) -> DocumentCollection[Any]:
-    """The store's collection for ``spec``; a store without ``documents`` is refused.
-
-    Examples:
-        >>> from crmkit.storage.memory import MemoryStore
-        >>> documents(MemoryStore(), ACCOUNTS).count()
-        0
-    """
-    opener = getattr(store, "collection", None)
-    if opener is None or not store.capabilities.documents:
-        raise InvalidInputError(
-            f"store: {type(store).__name__} does not declare the 'documents' capability, which "
-            f"the collection {spec.name!r} needs. Use a store that supports module collections."
-        )
-    docs: DocumentCollection[Any] = opener(spec)
-    return docs
 
 
 def _to_datetimes(values: np.ndarray[Any, Any]) -> list[dt.datetime | None]:

@@ -24,7 +24,7 @@ from crmkit.errors import InvalidInputError, NotFoundError
 from crmkit.model._checks import aware, non_empty
 from crmkit.segmentation._conditions import SegmentDefinition
 from crmkit.segmentation._lifecycle import MembershipSnapshot, Transitions, transitions
-from crmkit.storage import CollectionSpec, DocumentCollection, Store
+from crmkit.storage import CollectionSpec, DocumentCollection, Store, documents
 from crmkit.storage._keys import compound_key
 
 __all__ = [
@@ -154,17 +154,6 @@ SNAPSHOT_MEMBERS: CollectionSpec[SnapshotMember] = CollectionSpec(
 )
 
 
-def _docs(store: Store, spec: CollectionSpec[Any]) -> DocumentCollection[Any]:
-    opener = getattr(store, "collection", None)
-    if opener is None or not store.capabilities.documents:
-        raise InvalidInputError(
-            f"store: {type(store).__name__} does not declare the 'documents' capability, which "
-            f"the collection {spec.name!r} needs. Use a store that supports module collections."
-        )
-    docs: DocumentCollection[Any] = opener(spec)
-    return docs
-
-
 def _aware(name: str, value: dt.datetime) -> dt.datetime:
     if not isinstance(value, dt.datetime) or value.tzinfo is None:
         raise InvalidInputError(f"{name}: expected a tz-aware datetime (got {value!r}).")
@@ -190,7 +179,7 @@ def save_definition(store: Store, definition: SegmentDefinition, *, at: dt.datet
         2
     """
     at = _aware("at", at)
-    latest, history = _docs(store, DEFINITIONS), _docs(store, DEFINITION_VERSIONS)
+    latest, history = documents(store, DEFINITIONS), documents(store, DEFINITION_VERSIONS)
     with store.transaction():
         current: SegmentVersion | None = latest.find(definition.name)
         if current is not None and current.definition == definition:
@@ -220,9 +209,9 @@ def load_definition(store: Store, name: str, *, version: int | None = None) -> S
         True
     """
     if version is None:
-        found: SegmentVersion | None = _docs(store, DEFINITIONS).find(name)
+        found: SegmentVersion | None = documents(store, DEFINITIONS).find(name)
     else:
-        found = _docs(store, DEFINITION_VERSIONS).find(compound_key(name, f"{version:010d}"))
+        found = documents(store, DEFINITION_VERSIONS).find(compound_key(name, f"{version:010d}"))
     if found is None:
         raise NotFoundError(
             f"name: no segment definition {name!r}"
@@ -240,11 +229,11 @@ def definition_history(store: Store, name: str) -> list[SegmentVersion]:
         >>> definition_history(MemoryStore(), "vip")
         []
     """
-    latest: SegmentVersion | None = _docs(store, DEFINITIONS).find(name)
+    latest: SegmentVersion | None = documents(store, DEFINITIONS).find(name)
     if latest is None:
         return []
     keys = [compound_key(name, f"{k:010d}") for k in range(1, latest.version + 1)]
-    found = _docs(store, DEFINITION_VERSIONS).get_many(keys)
+    found = documents(store, DEFINITION_VERSIONS).get_many(keys)
     return [found[k] for k in keys if k in found]
 
 
@@ -256,7 +245,7 @@ def list_definitions(store: Store) -> list[SegmentVersion]:
         >>> list_definitions(MemoryStore())
         []
     """
-    return _scan(_docs(store, DEFINITIONS))
+    return _scan(documents(store, DEFINITIONS))
 
 
 def _scan(docs: DocumentCollection[Any], **bounds: Any) -> list[Any]:
@@ -271,7 +260,7 @@ def _scan(docs: DocumentCollection[Any], **bounds: Any) -> list[Any]:
 
 
 def _members(store: Store, segment: str, as_of: dt.datetime) -> list[SnapshotMember]:
-    members = _scan(_docs(store, SNAPSHOT_MEMBERS), start=as_of, end=as_of + _US)
+    members = _scan(documents(store, SNAPSHOT_MEMBERS), start=as_of, end=as_of + _US)
     return [m for m in members if m.segment == segment]
 
 
@@ -306,7 +295,7 @@ def save_snapshot(store: Store, snapshot: MembershipSnapshot) -> SnapshotInfo:
         for c, lab in zip(ids, labels, strict=True)
     ]
     info = SnapshotInfo(as_of=as_of, size=len(ids), labelled=bool(snapshot.labels))
-    docs, index = _docs(store, SNAPSHOT_MEMBERS), _docs(store, SNAPSHOT_INDEX)
+    docs, index = documents(store, SNAPSHOT_MEMBERS), documents(store, SNAPSHOT_INDEX)
     with store.transaction():
         old = index.find(snapshot.segment) or SnapshotIndex(segment=snapshot.segment)
         if any(i.as_of == as_of for i in old.snapshots):
@@ -327,12 +316,12 @@ def snapshot_times(store: Store, segment: str) -> tuple[dt.datetime, ...]:
         >>> snapshot_times(MemoryStore(), "vip")
         ()
     """
-    index: SnapshotIndex | None = _docs(store, SNAPSHOT_INDEX).find(segment)
+    index: SnapshotIndex | None = documents(store, SNAPSHOT_INDEX).find(segment)
     return () if index is None else tuple(i.as_of for i in index.snapshots)
 
 
 def _pick(store: Store, segment: str, as_of: dt.datetime | None) -> SnapshotInfo:
-    index: SnapshotIndex | None = _docs(store, SNAPSHOT_INDEX).find(segment)
+    index: SnapshotIndex | None = documents(store, SNAPSHOT_INDEX).find(segment)
     infos = () if index is None else index.snapshots
     if as_of is None and infos:
         return infos[-1]
@@ -388,10 +377,10 @@ def delete_snapshot(store: Store, segment: str, as_of: dt.datetime) -> int:
         (1, ())
     """
     info = _pick(store, segment, as_of)
-    index = _docs(store, SNAPSHOT_INDEX)
+    index = documents(store, SNAPSHOT_INDEX)
     with store.transaction():
         gone = _members(store, segment, info.as_of)
-        n = _docs(store, SNAPSHOT_MEMBERS).delete(SNAPSHOT_MEMBERS.key(m) for m in gone)
+        n = documents(store, SNAPSHOT_MEMBERS).delete(SNAPSHOT_MEMBERS.key(m) for m in gone)
         old: SnapshotIndex = index.get(segment)
         rest = tuple(i for i in old.snapshots if i.as_of != info.as_of)
         index.upsert([attrs.evolve(old, snapshots=rest)])

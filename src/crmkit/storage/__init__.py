@@ -32,6 +32,7 @@ from crmkit.storage._connect import (
     connect,
     register_store,
 )
+from crmkit.storage._documents import documents
 from crmkit.storage._page import ErasureReport, Page, consent_key, erasure_pseudonym
 from crmkit.storage._protocols import (
     ConsentCollection,
@@ -81,6 +82,7 @@ __all__ = [
     "available_stores",
     "connect",
     "consent_key",
+    "documents",
     "erasure_pseudonym",
     "orders_from_columns",
     "register_store",

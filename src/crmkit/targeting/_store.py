@@ -22,7 +22,7 @@ from crmkit.columns import ContactColumns, OrderColumns
 from crmkit.errors import ConflictError, InvalidInputError, NotFoundError
 from crmkit.model import Contact, ContactOutcome
 from crmkit.model._checks import aware, non_empty, optional_aware
-from crmkit.storage import CollectionSpec, DocumentCollection, Store
+from crmkit.storage import CollectionSpec, DocumentCollection, Store, documents
 from crmkit.storage._keys import compound_key
 from crmkit.targeting._eligibility import Eligibility, EligibilityResult, SuppressionColumns
 from crmkit.targeting._holdout import HoldoutAssignment
@@ -186,17 +186,6 @@ HOLDOUT_MEMBERS: CollectionSpec[HoldoutMember] = CollectionSpec(
 )
 
 
-def _docs(store: Store, spec: CollectionSpec[Any]) -> DocumentCollection[Any]:
-    opener = getattr(store, "collection", None)
-    if opener is None or not store.capabilities.documents:
-        raise InvalidInputError(
-            f"store: {type(store).__name__} does not declare the 'documents' capability, which "
-            f"the collection {spec.name!r} needs. Use a store that supports module collections."
-        )
-    docs: DocumentCollection[Any] = opener(spec)
-    return docs
-
-
 def _aware(name: str, value: Any) -> dt.datetime:
     if isinstance(value, np.datetime64):
         us = int(value.astype("datetime64[us]").astype(np.int64))
@@ -274,7 +263,7 @@ def save_audience(
         rules=rules,
         counts=result.counts(),
     )
-    headers, docs = _docs(store, AUDIENCES), _docs(store, AUDIENCE_MEMBERS)
+    headers, docs = documents(store, AUDIENCES), documents(store, AUDIENCE_MEMBERS)
     with store.transaction():
         old: AudienceRecord | None = headers.find(audience_id)
         if old is not None:
@@ -297,13 +286,13 @@ def load_audience(store: Store, audience_id: str) -> StoredAudience:
         ...     print(str(exc)[:31])
         audience_id: no audience 'nope'
     """
-    record: AudienceRecord | None = _docs(store, AUDIENCES).find(audience_id)
+    record: AudienceRecord | None = documents(store, AUDIENCES).find(audience_id)
     if record is None:
         raise NotFoundError(
             f"audience_id: no audience {audience_id!r} in the store. Save it with "
             "save_audience() first."
         )
-    docs = _docs(store, AUDIENCE_MEMBERS)
+    docs = documents(store, AUDIENCE_MEMBERS)
     members = sorted(
         (m for m in _scan(docs, record.send_at) if m.audience_id == audience_id),
         key=lambda m: m.customer_id,
@@ -338,7 +327,7 @@ def save_holdout(
         (3, 0)
     """
     created = _aware("at", at)
-    headers, docs = _docs(store, HOLDOUTS), _docs(store, HOLDOUT_MEMBERS)
+    headers, docs = documents(store, HOLDOUTS), documents(store, HOLDOUT_MEMBERS)
     fractions = {str(k): float(x) for k, x in assignment.fractions.items()}
     with store.transaction():
         old: HoldoutRecord | None = headers.find(campaign_id)
@@ -394,7 +383,7 @@ def load_holdout(store: Store, campaign_id: str) -> HoldoutAssignment:
         >>> load_holdout(store, "c1").customer_id.tolist()
         ['a', 'b']
     """
-    record: HoldoutRecord | None = _docs(store, HOLDOUTS).find(campaign_id)
+    record: HoldoutRecord | None = documents(store, HOLDOUTS).find(campaign_id)
     if record is None:
         raise NotFoundError(
             f"campaign_id: no holdout for campaign {campaign_id!r} in the store. Save it with "
@@ -403,7 +392,7 @@ def load_holdout(store: Store, campaign_id: str) -> HoldoutAssignment:
     members = sorted(
         (
             m
-            for m in _scan(_docs(store, HOLDOUT_MEMBERS), record.created_at)
+            for m in _scan(documents(store, HOLDOUT_MEMBERS), record.created_at)
             if m.campaign_id == campaign_id
         ),
         key=lambda m: m.customer_id,

@@ -29,6 +29,7 @@ from crmkit.testing._behaviour import (
     TransactionChecks,
 )
 from crmkit.testing._concurrency import ConcurrencyChecks
+from crmkit.testing._identity import IdentityChecks
 from crmkit.testing._modules import ModuleChecks
 from crmkit.testing._values import ColumnChecks, RoundTripChecks
 
@@ -39,6 +40,7 @@ __all__ = [
     "ColumnChecks",
     "ConcurrencyChecks",
     "ErasureChecks",
+    "IdentityChecks",
     "IngestChecks",
     "ModuleChecks",
     "RoundTripChecks",
@@ -59,6 +61,7 @@ class StoreConformance(
     ErasureChecks,
     IngestChecks,
     ConcurrencyChecks,
+    IdentityChecks,
     ModuleChecks,
 ):
     """Every check of the kit: subclass it and override the ``store`` fixture.

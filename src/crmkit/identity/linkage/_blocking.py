@@ -111,7 +111,8 @@ class BlockingRule:
 class BlockingStats:
     """Per rule (in order): the pairs it finds alone (``pairs``) and the new pairs it adds to the
     union of the rules before it (``new_pairs``; exact when ``exact`` is True, else counted on a
-    sample of records); ``total`` is the size of the union.
+    sample of records, see [`Blocking.count_pairs`][crmkit.identity.linkage.Blocking.count_pairs]);
+    ``total`` is the size of the union.
 
     Examples:
         >>> import crmkit.identity.linkage as lk
@@ -170,9 +171,34 @@ class Blocking:
                 if keep.any():
                     yield a[keep], b[keep]
 
-    def count_pairs(self, table: LinkageTable, *, sample: int | None = None) -> BlockingStats:
-        """How many pairs each rule finds, before any pair is generated (and the union: exact up
-        to ``sample`` records... counted exactly when ``sample`` is None)."""
+    def count_pairs(
+        self,
+        table: LinkageTable,
+        *,
+        sample: int | None = None,
+        rng: np.random.Generator | int | None = None,
+    ) -> BlockingStats:
+        """How many pairs each rule finds, before any pair is compared.
+
+        ``pairs`` (each rule alone) is always exact and cheap (from key counts). ``new_pairs``
+        (what each rule adds to the rules before it) and ``total`` need the pairs themselves:
+        exact when ``sample`` is None; else estimated from the pairs that touch ``sample``
+        records drawn at random (``rng``), each count divided by the probability that a pair
+        touches the sample, so their cost is about ``sample / len(table)`` of the exact count.
+
+        Examples:
+            >>> import numpy as np
+            >>> import crmkit.identity.linkage as lk
+            >>> rng = np.random.default_rng(0)
+            >>> t = lk.read_table({"zip": rng.integers(0, 50, 4000).astype(str),
+            ...                    "year": rng.integers(0, 40, 4000).astype(str)})
+            >>> b = lk.Blocking(rules=[lk.BlockingRule(columns="zip"),
+            ...                        lk.BlockingRule(columns="year")])
+            >>> exact = b.count_pairs(t).total
+            >>> est = b.count_pairs(t, sample=1000, rng=1)
+            >>> est.exact, bool(abs(est.total / exact - 1) < 0.05)
+            (False, True)
+        """
         keys = [r.keys(table) for r in self.rules]
         alone = np.array(
             [
@@ -181,19 +207,32 @@ class Blocking:
             ],
             dtype=np.int64,
         )
+        n = len(table)
+        focus: npt.NDArray[np.bool_] | None = None
+        share = 1.0
+        if sample is not None:
+            size = int(v.as_int_array("sample", [sample], min_value=1)[0])
+            if size < n:
+                gen = v.as_rng(rng)
+                focus = np.zeros(n, bool)
+                focus[gen.choice(n, size, replace=False)] = True
+                # probability that a given pair has at least one record in the sample
+                share = 1.0 - (n - size) * (n - size - 1) / (n * (n - 1))
         new = np.zeros(len(self.rules), np.int64)
         for r, (kx, ky) in enumerate(keys):
-            for a, b in _rule_pairs(table, kx, ky, self.rules[r].symmetric, 2_000_000, None):
+            for a, b in _rule_pairs(table, kx, ky, self.rules[r].symmetric, 2_000_000, focus):
                 keep = np.ones(a.size, bool)
                 for px, py in keys[:r]:
                     keep &= ~_found(px, py, a, b, table.linking)
                 new[r] += int(keep.sum())
+        if focus is not None:
+            new = np.minimum(np.round(new / share).astype(np.int64), alone)
         return BlockingStats(
             rule=np.array([r.name for r in self.rules]),
             pairs=alone,
             new_pairs=new,
             total=int(new.sum()),
-            exact=True,
+            exact=focus is None,
         )
 
     def recall(self, table: LinkageTable, a: Any, b: Any) -> dict[str, float]:
@@ -268,6 +307,8 @@ def _rule_pairs(
     linking = table.linking
     if not linking and symmetric:
         idx = np.flatnonzero(kx >= 0)
+        if focus is not None:  # only keys that some focus record has can pair a focus record
+            idx = idx[np.isin(kx[idx], kx[idx[focus[idx]]])]
         order = idx[np.argsort(kx[idx], kind="stable")]
         k = kx[order]
         if k.size == 0:

@@ -15,6 +15,7 @@ import logging
 import numpy as np
 import numpy.typing as npt
 
+from crmkit.errors import InvalidInputError
 from crmkit.identity._graph import IdentityGraph
 from crmkit.identity.linkage._blocking import Blocking, BlockingRule
 from crmkit.identity.linkage._columns import Encoded, LinkageTable
@@ -27,14 +28,17 @@ from crmkit.identity.linkage._comparisons import (
     StringComparison,
 )
 from crmkit.identity.linkage._link import RULE, scored_links
-from crmkit.identity.linkage._model import FellegiSunter
+from crmkit.identity.linkage._model import FellegiSunter, FellegiSunterFit
 
 __all__ = ["MIN_RECORDS", "crm_model", "crm_table", "link_graph"]
 
 _log = logging.getLogger("crmkit.identity")
 
-#: Fewest records from which the default model is trained (EM needs enough candidate pairs).
+#: Fewest records from which the default model is trained (EM needs enough candidate pairs);
+#: smaller batches are linked only with a trained fit passed in (``resolve(linkage_fit=...)``).
 MIN_RECORDS = 200
+
+IntArray = npt.NDArray[np.int64]
 
 _FIELDS = ("email", "phone", "first_name", "last_name", "birth_date", "street", "city", "postcode")
 
@@ -69,21 +73,44 @@ def crm_model() -> FellegiSunter:
             )
         ),
         u_pairs=300_000,
+        chunk_size=500_000,
     )
 
 
-def crm_table(graph: IdentityGraph) -> LinkageTable:
-    """The graph's records as a linkage table of their normalized fields (blocked values
-    missing)."""
-    cols = {}
-    for f in _FIELDS:
-        value = graph.keys.fields[f].value
-        blocked = graph.keys.blocked.get(f)
-        if blocked is not None:
-            value = np.where(blocked != "", "", value)
-        cols[f] = Encoded.of(np.asarray(value, dtype=str))
-    n = len(graph)
-    return LinkageTable(record_id=graph.records.record_id, side=np.zeros(n, np.int8), columns=cols)
+def _field(graph: IdentityGraph, f: str) -> npt.NDArray[np.str_]:
+    value = graph.keys.fields[f].value
+    blocked = graph.keys.blocked.get(f)
+    if blocked is not None:
+        value = np.where(blocked != "", "", value)
+    out: npt.NDArray[np.str_] = np.asarray(value, dtype=str)
+    return out
+
+
+def crm_table(graph: IdentityGraph, rows: npt.NDArray[np.int64] | None = None) -> LinkageTable:
+    """The graph's records (those at ``rows``, default all) as a linkage table of their
+    normalized fields (blocked values missing)."""
+    sel = slice(None) if rows is None else rows
+    cols = {f: Encoded.of(_field(graph, f)[sel]) for f in _FIELDS}
+    ids = graph.records.record_id[sel]
+    return LinkageTable(record_id=ids, side=np.zeros(ids.size, np.int8), columns=cols)
+
+
+def _near(graph: IdentityGraph, new: npt.NDArray[np.bool_], blocking: Blocking) -> IntArray:
+    """Records that may share a blocking key with a new record (each column of some rule holds
+    a value some new record has): every candidate pair of the new records lies among them."""
+    values = {f: _field(graph, f) for f in blocking.columns()}
+    near = new.copy()
+    for rule in blocking.rules:
+        other = rule.other or rule.columns
+        for xs, ys in ((rule.columns, other), (other, rule.columns)):
+            hit = np.ones(new.size, bool)
+            for x, y in zip(xs, ys, strict=True):
+                mine = values[x][new]
+                hit &= np.isin(values[y], mine[mine != ""]) & (values[y] != "")
+            near |= hit
+            if rule.symmetric:
+                break
+    return np.flatnonzero(near).astype(np.int64)
 
 
 def link_graph(
@@ -91,29 +118,69 @@ def link_graph(
     new: npt.NDArray[np.bool_],
     *,
     model: FellegiSunter | None = None,
+    fit: FellegiSunterFit | None = None,
     rng: int = 0,
-) -> IdentityGraph:
+) -> tuple[IdentityGraph, FellegiSunterFit | None]:
     """``graph`` with the scored links of the records flagged ``new`` (against all records)
-    added under the rule ``fellegi_sunter``; unchanged below ``MIN_RECORDS`` records."""
-    if len(graph) < MIN_RECORDS or not new.any():
-        _log.info("linkage skipped: %d records (fewer than %d)", len(graph), MIN_RECORDS)
-        return graph
+    added under the rule ``fellegi_sunter``, and the fit that scored them.
+
+    With a trained ``fit`` (e.g. from an earlier, larger run) the pairs are scored with it and
+    nothing is trained, whatever the number of records. Without one the model is trained on the
+    candidate pairs of the new records, which needs at least ``MIN_RECORDS`` records in the graph
+    (EM without labels needs enough pairs); below that the graph is returned unchanged (and the
+    fit is None). Candidate pairs are streamed in chunks: memory holds one chunk, the distinct
+    comparison vectors and the links. Only links between two different entities are added (a
+    pair the deterministic rules already joined gains nothing from a scored link).
+    """
+    if not new.any():
+        return graph, fit
+    if fit is None and len(graph) < MIN_RECORDS:
+        _log.info(
+            "linkage skipped: %d records (fewer than %d) and no trained fit given",
+            len(graph),
+            MIN_RECORDS,
+        )
+        return graph, None
     spec = model or crm_model()
-    table = crm_table(graph)
-    cand = spec.candidates(table, among=new)
-    if len(cand) == 0:
-        return graph
-    fit = spec.fit(table, candidates=cand, rng=rng)
-    scored = fit.score(table, cand, min_probability=0.5)
-    ok, _ = scored_links(scored, 0.5)
+    if fit is not None and new.mean() < 0.2:
+        # scoring only (the fit carries u and the term frequencies): the records that may pair
+        # with a new one are enough, so a small batch costs little against a large graph
+        rows = _near(graph, new, spec.blocking)
+        table, new = crm_table(graph, rows), new[rows]
+    else:
+        rows = np.arange(len(graph), dtype=np.int64)
+        table = crm_table(graph)
+    if fit is None:
+        pats, n_cand = spec.patterns(table, among=new)
+        if n_cand == 0:
+            return graph, None
+        fit = spec.fit(table, patterns=(pats, n_cand), rng=rng)
+    _check_fit(fit)
+    scored = fit.score_blocked(
+        table, spec.blocking, among=new, min_probability=fit.threshold, chunk_size=spec.chunk_size
+    )
+    ok, _ = scored_links(scored, fit.threshold)
     # households share surname, address and phone: a given name or birth date that disagrees
     # outright (level "else", both present) marks another person, whatever the other evidence
-    for k, comp in enumerate(spec.comparisons):
+    for k, comp in enumerate(fit.comparisons):
         if comp.column in ("first_name", "birth_date"):
             ok &= scored.levels[:, k] != len(comp.level_names()) - 1
+    # a pair already in one entity changes nothing: only links that may join entities go to the
+    # graph (at 1M records most scored pairs repeat a deterministic link)
+    ok &= graph.entity_id[rows[scored.a]] != graph.entity_id[rows[scored.b]]
     if not ok.any():
-        return graph
+        return graph, fit
     ids = table.record_id
     reason = np.char.add("match weight ", np.round(scored.match_weight[ok], 2).astype(str))
-    return graph.add_links(ids[scored.a[ok]], ids[scored.b[ok]], rule=RULE,
-                           score=scored.match_probability[ok], reason=reason)  # fmt: skip
+    graph = graph.add_links(ids[scored.a[ok]], ids[scored.b[ok]], rule=RULE,
+                            score=scored.match_probability[ok], reason=reason)  # fmt: skip
+    return graph, fit
+
+
+def _check_fit(fit: FellegiSunterFit) -> None:
+    missing = sorted({c for comp in fit.comparisons for c in comp.columns()} - set(_FIELDS))
+    if missing:
+        raise InvalidInputError(
+            f"linkage_fit: compares columns {missing} that identity records do not have (they "
+            f"have {list(_FIELDS)}). Train the fit on crm_model() or on these columns."
+        )

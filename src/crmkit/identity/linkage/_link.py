@@ -105,22 +105,17 @@ def _run(
     max_cluster_size: int | None,
 ) -> Linkage:
     from crmkit.errors import InvalidInputError
-    from crmkit.identity.linkage._scores import Candidates
 
     if model is None and (fit is None or blocking is None):
         raise InvalidInputError(
             "model: give a FellegiSunter model to train, or a trained fit and its blocking."
         )
-    spec = model
     if fit is None:
-        assert spec is not None
-        cand = spec.candidates(table)
-        fit = spec.fit(table, candidates=cand, rng=rng)
-    else:
-        blk = blocking if blocking is not None else spec.blocking  # type: ignore[union-attr]
-        parts = [fit.compare(table, a=a, b=b) for a, b in blk.pairs(table)]
-        cand = Candidates.concat(parts, len(fit.comparisons))
-    scored = fit.score(table, cand)
+        assert model is not None
+        fit = model.fit(table, rng=rng)
+    blk = blocking if blocking is not None else model.blocking  # type: ignore[union-attr]
+    chunk = model.chunk_size if model is not None else 2_000_000
+    scored = fit.score_blocked(table, blk, chunk_size=chunk)
     entity, graph, accepted, why = _cluster(table, scored, fit, max_cluster_size)
     return Linkage(record_id=table.record_id, side=table.side, entity_id=entity, pairs=scored,
                    accepted=accepted, refusal=why, fit=fit, graph=graph)  # fmt: skip

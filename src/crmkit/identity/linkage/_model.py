@@ -125,21 +125,50 @@ class FellegiSunter:
         ]
         return Candidates.concat(parts, len(self.comparisons))
 
+    def patterns(self, table: LinkageTable, *, among: Any = None) -> tuple[Patterns, int]:
+        """The distinct comparison vectors of the candidate pairs with their counts, and the
+        number of candidates: streamed chunk by chunk, so memory holds one chunk and the
+        patterns, never the whole candidate level matrix."""
+        parts: list[Patterns] = []
+        n = 0
+        for a, b in self.blocking.pairs(table, chunk_size=self.chunk_size, among=among):
+            parts.append(patterns_of(compare_pairs(self.comparisons, table, a, b).levels))
+            n += int(a.size)
+            if len(parts) >= 32:
+                parts = [Patterns.merge(parts)]
+        if not parts:
+            empty = np.empty((0, len(self.comparisons)), np.int8)
+            return Patterns(levels=empty, count=np.empty(0, np.int64)), 0
+        return Patterns.merge(parts), n
+
     def fit(
         self,
         table: LinkageTable,
         *,
         candidates: Candidates | None = None,
+        patterns: tuple[Patterns, int] | None = None,
+        among: Any = None,
         rng: np.random.Generator | int | None = None,
     ) -> FellegiSunterFit:
-        """Estimate ``u`` from random pairs, then ``m`` and λ by EM on the candidate pairs."""
+        """Estimate ``u`` from random pairs, then ``m`` and λ by EM on the candidate pairs.
+
+        ``candidates``: the candidate pairs, if already built; ``patterns``: their distinct
+        comparison vectors and count, from
+        [`patterns`][crmkit.identity.linkage.FellegiSunter.patterns]; else the candidates are
+        streamed in chunks of ``chunk_size`` and only their distinct comparison vectors are kept
+        (``among``: a mask of records of which at least one must be in each pair)."""
         gen = v.as_rng(rng)
         n_possible = possible_pairs(table)
         if n_possible < 1:
             raise InvalidInputError(
                 f"table: {len(table)} records form no pairs. Give at least two records."
             )
-        cand = candidates if candidates is not None else self.candidates(table)
+        if candidates is not None:
+            pats, n_cand = patterns_of(candidates.levels), len(candidates)
+        elif patterns is not None:
+            pats, n_cand = patterns
+        else:
+            pats, n_cand = self.patterns(table, among=among)
         n_levels = [len(c.level_names()) for c in self.comparisons]
         k = int(min(self.u_pairs, max(n_possible, 1)))
         ra, rb = random_pairs(table, k, gen)
@@ -149,13 +178,12 @@ class FellegiSunter:
             g = rand.levels[:, c]
             cnt = np.bincount(g[g >= 0], minlength=nl)[:nl].astype(float)
             u_rand.append((cnt + 1.0 / nl) / (cnt.sum() + 1.0))
-        pats: Patterns = patterns_of(cand.levels)
         m_start = []
         for nl in n_levels:
             start = np.full(nl, 0.1 / max(nl - 1, 1))
             start[0] = 0.9
             m_start.append(start)
-        p_start = float(np.clip(0.5 * len(table) / max(len(cand), 1), 1e-3, 0.5))
+        p_start = float(np.clip(0.5 * len(table) / max(n_cand, 1), 1e-3, 0.5))
         res = em(
             pats,
             n_levels,
@@ -165,11 +193,11 @@ class FellegiSunter:
             max_iter=self.max_iter,
             tol=self.tol,
         )
-        prior = float(np.clip(res.p * len(cand) / n_possible, 1e-12, 1 - 1e-9))
+        prior = float(np.clip(res.p * n_cand / n_possible, 1e-12, 1 - 1e-9))
         tf = {c.name: _tf_table(table, c.column) for c in self.comparisons if c.term_frequency}
         _log.info(
             "Fellegi-Sunter: %d candidates, EM %d iterations, p=%.4g, prior=%.3g",
-            len(cand),
+            n_cand,
             res.iterations,
             res.p,
             prior,
@@ -182,7 +210,8 @@ class FellegiSunter:
             tf=tf,
             threshold=self.threshold,
             diagnostics={
-                "candidates": len(cand),
+                "candidates": n_cand,
+                "patterns": int(pats.count.size),
                 "possible_pairs": n_possible,
                 "u_pairs": k,
                 "em_iterations": res.iterations,
@@ -352,6 +381,40 @@ class FellegiSunterFit:
             comparisons=tuple(c.name for c in self.comparisons),
             level_names=tuple(c.level_names() for c in self.comparisons),
         )
+
+    def score_blocked(
+        self,
+        table: LinkageTable,
+        blocking: Blocking,
+        *,
+        among: Any = None,
+        min_probability: float = 0.0,
+        chunk_size: int = 2_000_000,
+    ) -> ScoredPairs:
+        """Score every candidate pair of ``blocking``, chunk by chunk, keeping those with a
+        match probability of at least ``min_probability`` (memory: one chunk plus the kept
+        pairs). ``among``: a mask of records of which at least one must be in each pair.
+
+        Examples:
+            >>> import crmkit.identity.linkage as lk
+            >>> fit = lk.FellegiSunterFit.from_parameters(
+            ...     comparisons=[lk.ExactMatch(column="email")], m=[[0.95, 0.05]],
+            ...     u=[[0.001, 0.999]], prior=0.01)
+            >>> t = lk.read_table({"email": ["a@x.org", "a@x.org", "b@x.org"]})
+            >>> blk = lk.Blocking(rules=[lk.BlockingRule(columns="email")])
+            >>> fit.score_blocked(t, blk, min_probability=0.5).record_b.tolist()
+            ['row:1']
+        """
+        parts = [
+            self.score(table, compare_pairs(self.comparisons, table, a, b),
+                       min_probability=min_probability)
+            for a, b in blocking.pairs(table, chunk_size=chunk_size, among=among)
+        ]  # fmt: skip
+        if not parts:
+            n = len(self.comparisons)
+            e = np.empty(0, np.int64)
+            return self.score(table, Candidates(a=e, b=e.copy(), levels=np.empty((0, n), np.int8)))
+        return ScoredPairs.concat(parts)
 
     def calibrate(self, scored: ScoredPairs, true_a: Any, true_b: Any) -> FellegiSunterFit:
         """A fit whose ``threshold`` maximises pairwise F1 on labelled pairs: ``true_a``/

@@ -144,6 +144,22 @@ class ScoredPairs:
     def __len__(self) -> int:
         return int(self.a.size)
 
+    @staticmethod
+    def concat(parts: Sequence[ScoredPairs]) -> ScoredPairs:
+        """Chunks of scored pairs (of one fit) as one table; ``parts`` must not be empty."""
+        first = parts[0]
+        if len(parts) == 1:
+            return first
+        kw: dict[str, Any] = {}
+        for f in attrs.fields(ScoredPairs):
+            x = getattr(first, f.name)
+            kw[f.name] = (
+                np.concatenate([getattr(p, f.name) for p in parts])
+                if isinstance(x, np.ndarray)
+                else x
+            )
+        return ScoredPairs(**kw)
+
     def take(self, index: Any) -> ScoredPairs:
         """Rows at ``index`` (positions or a mask)."""
         kw: dict[str, Any] = {}

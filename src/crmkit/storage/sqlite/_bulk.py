@@ -1,8 +1,9 @@
 """The columnar paths of the SQLite adapter: rows from columns, columns from JSON-array cells.
 
-Lines are kept per order as JSON arrays (``["p1","p2"]``, ``[1,2]``...). Building and parsing
-them one order at a time costs a Python call per order and per line; these helpers do it for a
-whole batch with a few string operations, falling back to ``json`` when text needs escaping.
+Orders written by value keep their lines as JSON arrays (``["p1","p2"]``, ``[1,2]``...).
+Parsing them one order at a time costs a Python call per order and per line; these helpers
+parse a whole scan with a few string operations. (Bulk-loaded orders keep their lines in line
+blocks instead; see ``_lines``.)
 """
 
 from __future__ import annotations
@@ -10,80 +11,38 @@ from __future__ import annotations
 import gc
 import itertools
 import json
-import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from crmkit.columns import EventColumns, OrderColumns, OrderLineColumns
+from crmkit.columns import EventColumns, OrderColumns
 
 __all__ = ["Concatenated", "concat_scan", "event_rows", "int_arrays", "order_rows", "str_arrays"]
 
-_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
-
-
-def _arrays(tokens: list[str], counts: list[int], quoted: bool) -> list[str]:
-    """One JSON array text per group of ``counts`` consecutive tokens (tokens already JSON)."""
-    if not tokens:
-        return ["[]"] * len(counts)
-    q = '"' if quoted else ""
-    within, between = f"{q},{q}", f"{q}]\x1e[{q}"
-    seps = [within] * len(tokens)
-    for end in itertools.accumulate(counts):
-        seps[end - 1] = between
-    text = f"[{q}" + "".join(itertools.chain.from_iterable(zip(tokens, seps, strict=True)))
-    return text.split("\x1e")[:-1]
-
-
-def _str_arrays(values: list[str], counts: list[int], *, empty_is_null: bool) -> list[str]:
-    clean = not _NEEDS_ESCAPE.search("".join(values))
-    if clean and not (empty_is_null and "" in values):
-        return _arrays(values, counts, quoted=True)
-    if clean:
-        tokens = [f'"{s}"' if s else "null" for s in values]
-    else:
-        tokens = [
-            "null" if empty_is_null and not s else json.dumps(s, ensure_ascii=False) for s in values
-        ]
-    return _arrays(tokens, counts, quoted=False)
-
-
-def _int_arrays(
-    values: npt.NDArray[np.int64], counts: list[int], *, zero_is_null: bool
-) -> list[str]:
-    tokens = list(map(str, values.tolist()))
-    if zero_is_null:
-        tokens = ["null" if t == "0" else t for t in tokens]
-    return _arrays(tokens, counts, quoted=False)
-
 
 def order_rows(
-    orders: OrderColumns, lines: OrderLineColumns, counts: npt.NDArray[np.int64]
+    orders: OrderColumns,
+    counts: npt.NDArray[np.int64],
+    blocks: list[int],
+    offsets: list[int],
 ) -> Iterator[tuple[Any, ...]]:
-    """Rows of the ``orders`` table from a validated batch whose lines are grouped by order."""
-    c = counts.tolist()
-    shipping = [x or None for x in orders.shipping_minor.tolist()]
-    tax = [x or None for x in orders.tax_minor.tolist()]
+    """Rows of the ``orders`` table for a validated batch whose lines sit in line blocks."""
     return zip(
         orders.order_id.tolist(),
         orders.customer_id.tolist(),
         orders.placed_at.astype(np.int64).tolist(),
         orders.currency.tolist(),
         orders.total_minor.tolist(),
-        shipping,
-        tax,
+        [x or None for x in orders.shipping_minor.tolist()],
+        [x or None for x in orders.tax_minor.tolist()],
         orders.status.tolist(),
         orders.channel.tolist(),
-        itertools.repeat("{}"),
-        c,
-        _str_arrays(lines.product_id.tolist(), c, empty_is_null=False),
-        _int_arrays(lines.quantity, c, zero_is_null=False),
-        _int_arrays(lines.unit_price_minor, c, zero_is_null=False),
-        _int_arrays(lines.discount_minor, c, zero_is_null=True),
-        _str_arrays(lines.category.tolist(), c, empty_is_null=True),
-        strict=False,
+        counts.tolist(),
+        blocks,
+        offsets,
+        strict=True,
     )
 
 

@@ -97,12 +97,19 @@ def _encode_order(o: Order) -> tuple[Any, ...]:
         dumps_json([x.unit_price.amount_minor for x in lines]),
         dumps_json([_minor(x.discount) for x in lines]),
         dumps_json([x.category for x in lines]),
+        None,
+        None,
     )
+
+
+def _cells(cell: Any) -> Any:
+    # A JSON array, or a list already read from a line block (see _lines).
+    return json.loads(cell) if isinstance(cell, str) else cell
 
 
 def _decode_order(row: Sequence[Any]) -> Order:
     cur = row[3]
-    parts = zip(*(json.loads(row[i]) for i in range(11, 16)), strict=True)
+    parts = zip(*(_cells(row[i]) for i in range(11, 16)), strict=True)
     return Order(
         order_id=row[0],
         customer_id=row[1],
@@ -284,6 +291,8 @@ CODECS: dict[str, Codec[Any]] = {
             "line_unit_prices",
             "line_discounts",
             "line_categories",
+            "line_block",
+            "line_offset",
         ),
         key=lambda o: o.order_id,
         encode=_encode_order,

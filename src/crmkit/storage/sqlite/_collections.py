@@ -13,26 +13,23 @@ from crmkit.columns import (
     ConsentColumns,
     ContactColumns,
     EventColumns,
-    OrderColumns,
-    OrderLineColumns,
     ReturnColumns,
     SourceRecordColumns,
 )
 from crmkit.errors import InvalidInputError, NotFoundError
-from crmkit.model import Consent, Contact, Event, Order, Return
+from crmkit.model import Consent, Contact, Event, Return
 from crmkit.serialization import dump, load
 from crmkit.storage._batch import (
     check_events,
     check_key,
     check_limit,
     check_values,
-    group_lines,
     last_wins,
     time_bounds,
 )
 from crmkit.storage._page import Page, decode_cursor, encode_cursor, micros
 from crmkit.storage._spec import CollectionSpec
-from crmkit.storage.sqlite import _bulk
+from crmkit.storage.sqlite import _bulk, _cache
 from crmkit.storage.sqlite._codecs import _CONVERTER, Codec, dumps_json
 
 if TYPE_CHECKING:
@@ -44,7 +41,6 @@ __all__ = [
     "SQLiteContacts",
     "SQLiteDocuments",
     "SQLiteEvents",
-    "SQLiteOrders",
     "SQLiteReturns",
     "SQLiteSourceRecords",
 ]
@@ -69,6 +65,7 @@ class SQLiteCollection(Generic[V]):
             f"INSERT OR REPLACE INTO {c.table} ({', '.join(c.columns)}) VALUES ({placeholders})"
         )
         self._order = f"{c.time_column}, {c.key_column}" if c.time_column else c.key_column
+        self._versioned = c.table in _cache.CACHED_TABLES
 
     def _rows(self, values: Iterable[V]) -> list[Sequence[Any]]:
         batch = check_values(f"{self._codec.name}.upsert(values)", values, self._codec.cls)
@@ -78,6 +75,9 @@ class SQLiteCollection(Generic[V]):
         rows = self._rows(values)
         with self._store.transaction():
             self._store._executemany(self._insert, rows)
+            if self._versioned:
+                self._store._touch(self._codec.table)
+            self._after_write()
         return len(rows)
 
     def get(self, key: str) -> V:
@@ -90,11 +90,11 @@ class SQLiteCollection(Generic[V]):
 
     def find(self, key: str) -> V | None:
         check_key("key", key)
-        rows = self._store._fetch(
+        rows = self._fetch_rows(
             f"{self._select} WHERE {self._scope}{self._codec.key_column} = ?",
             (*self._scope_params, key),
         )
-        return self._codec.decode(rows[0]) if rows else None
+        return self._decode_rows(rows)[0] if rows else None
 
     def get_many(self, keys: Iterable[str]) -> dict[str, V]:
         wanted = list(dict.fromkeys(check_key("keys", k) for k in keys))
@@ -102,11 +102,12 @@ class SQLiteCollection(Generic[V]):
         for i in range(0, len(wanted), _CHUNK):
             part = wanted[i : i + _CHUNK]
             marks = ", ".join("?" * len(part))
-            for row in self._store._fetch(
-                f"{self._select} WHERE {self._scope}{self._codec.key_column} IN ({marks})",
-                (*self._scope_params, *part),
+            for value in self._decode_rows(
+                self._fetch_rows(
+                    f"{self._select} WHERE {self._scope}{self._codec.key_column} IN ({marks})",
+                    (*self._scope_params, *part),
+                )
             ):
-                value = self._codec.decode(row)
                 out[self._codec.key(value)] = value
         return {k: out[k] for k in wanted if k in out}
 
@@ -120,10 +121,18 @@ class SQLiteCollection(Generic[V]):
     def delete(self, keys: Iterable[str]) -> int:
         wanted = list(dict.fromkeys(check_key("keys", k) for k in keys))
         with self._store.transaction():
-            return self._store._executemany(
+            deleted = self._store._executemany(
                 f"DELETE FROM {self._codec.table} WHERE {self._scope}{self._codec.key_column} = ?",
                 [(*self._scope_params, k) for k in wanted],
             )
+            if deleted and self._versioned:
+                self._store._touch(self._codec.table)
+            if deleted:
+                self._after_write()
+            return deleted
+
+    def _after_write(self) -> None:
+        """Inside the transaction of a value upsert or delete: upkeep of the table."""
 
     def scan(
         self,
@@ -155,10 +164,10 @@ class SQLiteCollection(Generic[V]):
                 conditions.append(f"{c.key_column} > ?")
                 params.append(key)
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        rows = self._store._fetch(
+        rows = self._fetch_rows(
             f"{self._select}{where} ORDER BY {self._order} LIMIT ?", (*params, limit + 1)
         )
-        items = tuple(c.decode(r) for r in rows[:limit])
+        items = tuple(self._decode_rows(rows[:limit]))
         cursor = None
         if len(rows) > limit:
             last = rows[limit - 1]
@@ -172,10 +181,18 @@ class SQLiteCollection(Generic[V]):
         column = self._codec.customer_column
         if column is None:
             raise InvalidInputError(f"customer_id: {self._codec.name} has no customer column.")
-        rows = self._store._fetch(
+        rows = self._fetch_rows(
             f"{self._select} WHERE {self._scope}{column} = ? ORDER BY {self._order}",
             (*self._scope_params, customer_id),
         )
+        return self._decode_rows(rows)
+
+    def _fetch_rows(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
+        """Rows of a query over the collection's columns, ready to decode."""
+        return self._store._fetch(sql, params)
+
+    def _decode_rows(self, rows: Sequence[Sequence[Any]]) -> list[V]:
+        """Values from fetched rows."""
         return [self._codec.decode(r) for r in rows]
 
     def _concat(
@@ -205,91 +222,6 @@ class SQLiteSourceRecords(SQLiteCollection[Any]):
         return SourceRecordColumns.from_records(self._codec.decode(r) for r in rows)
 
 
-class SQLiteOrders(SQLiteCollection[Order]):
-    """Orders, one row each with the lines as JSON arrays; columnar scans and bulk ingest."""
-
-    _ORDER_COLUMNS = (
-        ("order_id", False),
-        ("customer_id", False),
-        ("placed_at", True),
-        ("currency", False),
-        ("total_minor", True),
-        ("coalesce(shipping_minor, 0)", True),
-        ("coalesce(tax_minor, 0)", True),
-        ("status", False),
-        ("channel", False),
-    )
-
-    def columns(self, start: Any = None, end: Any = None) -> OrderColumns:
-        got = self._concat(self._ORDER_COLUMNS, start, end)
-        split = [got.strs(i) for i in (0, 1, 3, 7, 8)]
-        texts: list[Sequence[Any]]
-        if any(t is None for t in split):  # a value holds U+001F: read row by row
-            rows = self._range_rows(", ".join(e for e, _ in self._ORDER_COLUMNS), start, end)
-            cols = _transpose(rows, 9)
-            ints = [_int(cols[i]) for i in (2, 4, 5, 6)]
-            texts = [cols[i] for i in (0, 1, 3, 7, 8)]
-        else:
-            ints = [got.ints(i) for i in (2, 4, 5, 6)]
-            texts = [t for t in split if t is not None]
-        table = OrderColumns(
-            order_id=_str(texts[0]),
-            customer_id=_str(texts[1]),
-            placed_at=ints[0].view("datetime64[us]"),
-            currency=_str(texts[2]),
-            total_minor=ints[1],
-            shipping_minor=ints[2],
-            tax_minor=ints[3],
-            status=_str(texts[3]),
-            channel=_str(texts[4]),
-        )
-        return _in_order(table, "placed_at", "order_id")
-
-    def line_columns(self, start: Any = None, end: Any = None) -> OrderLineColumns:
-        orders = self.columns(start, end)
-        got = self._concat(
-            (
-                ("n_lines", True),
-                ("line_products", True),
-                ("line_quantities", True),
-                ("line_unit_prices", True),
-                ("line_discounts", True),
-                ("line_categories", True),
-            ),
-            start,
-            end,
-        )
-        counts = got.ints(0)
-        if counts.size != len(orders):  # pragma: no cover - a writer raced the two reads
-            return self.line_columns(start, end)
-        total = int(counts.sum())
-        cells = [[t] if t else [] for t in got.texts[1:]]
-        quantity = _bulk.int_arrays(cells[1], total)
-        unit = _bulk.int_arrays(cells[2], total)
-        discount = _bulk.int_arrays(cells[3], total)
-        starts = np.cumsum(counts) - counts
-        return OrderLineColumns(
-            order_id=np.repeat(orders.order_id, counts),
-            line_no=np.arange(total, dtype=np.int64) - np.repeat(starts, counts),
-            customer_id=np.repeat(orders.customer_id, counts),
-            placed_at=np.repeat(orders.placed_at, counts),
-            product_id=_str(_bulk.str_arrays(cells[0], total)),
-            quantity=quantity,
-            unit_price_minor=unit,
-            discount_minor=discount,
-            total_minor=quantity * unit - discount,
-            currency=np.repeat(orders.currency, counts),
-            category=_str(_bulk.str_arrays(cells[4], total)),
-        )
-
-    def upsert_columns(self, orders: OrderColumns, lines: OrderLineColumns) -> int:
-        grouped = group_lines(orders, lines)
-        rows = _bulk.order_rows(orders, grouped.lines, grouped.counts)
-        with self._store.transaction():
-            self._store._bulk_insert("orders", self._insert, rows, len(orders))
-        return len(orders)
-
-
 class SQLiteReturns(SQLiteCollection[Return]):
     """Returns and refunds."""
 
@@ -316,7 +248,7 @@ class SQLiteReturns(SQLiteCollection[Return]):
 
 
 class SQLiteEvents(SQLiteCollection[Event]):
-    """Behavioural events; columnar scans and bulk ingest."""
+    """Behavioural events; columnar scans (cached) and bulk ingest."""
 
     _EVENT_COLUMNS = (
         ("event_id", False),
@@ -327,6 +259,19 @@ class SQLiteEvents(SQLiteCollection[Event]):
     )
 
     def columns(self, start: Any = None, end: Any = None) -> EventColumns:
+        lo, hi = time_bounds(start, end)
+        with self._store._snapshot() as con:
+            at, found = self._store._cache_load(con, "events", ("events",), lo, hi)
+            got = found["events"]
+            if got is not None:
+                return _events_window(got, lo, hi)
+            table = self._scan_columns(start, end)
+        if start is None and end is None:
+            segs, _ = _cache.segments(table.at)
+            self._store._cache_store("events", at, {"events": (table.arrays(), segs)})
+        return table
+
+    def _scan_columns(self, start: Any, end: Any) -> EventColumns:
         got = self._concat(self._EVENT_COLUMNS, start, end)
         split = [got.strs(i) for i in range(4)]
         texts: list[Sequence[Any]]
@@ -349,7 +294,13 @@ class SQLiteEvents(SQLiteCollection[Event]):
         check_events(events)
         rows = _bulk.event_rows(events)
         with self._store.transaction():
-            self._store._bulk_insert("events", self._insert, rows, len(events))
+            empty = self._store._bulk_insert("events", self._insert, rows, len(events))
+            self._store._touch("events")
+            if empty:  # the batch is the whole collection: cache its columns now
+                order = _time_key_order(events.at, events.event_id)
+                kept = events.arrays() if order is None else events.take(order).arrays()
+                segs, _ = _cache.segments(kept["at"])
+                self._store._cache_store("events", None, {"events": (kept, segs)})
         return len(events)
 
 
@@ -429,6 +380,38 @@ class SQLiteDocuments(SQLiteCollection[V]):
     def spec(self) -> CollectionSpec[V]:
         """The spec the collection was opened with."""
         return self._spec
+
+
+_Arrays = dict[str, np.ndarray[Any, Any]]
+
+
+def _time_key_order(
+    t: np.ndarray[Any, Any], k: np.ndarray[Any, Any]
+) -> np.ndarray[Any, Any] | None:
+    """The permutation sorting rows by (time, key); None when they already are."""
+    if t.size < 2:
+        return None
+    step, ties = t[1:] >= t[:-1], t[1:] == t[:-1]
+    if step.all() and (k[1:][ties] > k[:-1][ties]).all():
+        return None
+    order = np.argsort(t, kind="stable")
+    ts = t[order]
+    if not (ts[1:] == ts[:-1]).any():
+        return order
+    return np.lexsort((k, t))
+
+
+def _window(t: np.ndarray[Any, Any], lo: int, hi: int) -> tuple[int, int]:
+    """The row range of sorted times ``t`` within ``[lo, hi)`` µs."""
+    ti = t.view(np.int64)
+    return int(np.searchsorted(ti, lo, "left")), int(np.searchsorted(ti, hi, "left"))
+
+
+def _events_window(got: _Arrays, lo: int, hi: int) -> EventColumns:
+    if not got:
+        return EventColumns.empty()
+    i, j = _window(got["at"], lo, hi)
+    return EventColumns(**{k: a[i:j] for k, a in got.items()})
 
 
 def _in_order(table: C, time: str, key: str) -> C:

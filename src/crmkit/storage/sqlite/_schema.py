@@ -26,8 +26,8 @@ class Migration:
     statements: tuple[str, ...]
 
 
-#: Secondary indexes by table; a bulk load into an empty table drops and rebuilds them.
-INDEXES: dict[str, tuple[tuple[str, str], ...]] = {
+#: The secondary indexes of schema version 1 (frozen: migration 1 creates exactly these).
+_V1_INDEXES: dict[str, tuple[tuple[str, str], ...]] = {
     "customers": (("customers_by_time", "customers(created_at, customer_id)"),),
     "source_records": (("source_records_by_time", "source_records(observed_at, record_key)"),),
     "orders": (
@@ -58,9 +58,20 @@ INDEXES: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
-def index_sql(table: str) -> list[str]:
+#: Indexes added by later migrations, by table.
+_LATER_INDEXES: dict[str, tuple[tuple[str, str], ...]] = {
+    "orders": (("orders_by_line_block", "orders(line_block) WHERE line_block IS NOT NULL"),),
+}
+
+#: Secondary indexes by table; a bulk load into an empty table drops and rebuilds them.
+INDEXES: dict[str, tuple[tuple[str, str], ...]] = {
+    t: _V1_INDEXES.get(t, ()) + _LATER_INDEXES.get(t, ()) for t in {**_V1_INDEXES, **_LATER_INDEXES}
+}
+
+
+def index_sql(table: str, indexes: dict[str, tuple[tuple[str, str], ...]] = INDEXES) -> list[str]:
     """The CREATE INDEX statements of a table."""
-    return [f"CREATE INDEX IF NOT EXISTS {name} ON {on}" for name, on in INDEXES.get(table, ())]
+    return [f"CREATE INDEX IF NOT EXISTS {name} ON {on}" for name, on in indexes.get(table, ())]
 
 
 _V1_TABLES = (
@@ -134,12 +145,47 @@ _V1_TABLES = (
         PRIMARY KEY (collection, key)) WITHOUT ROWID""",
 )
 
+_V2_COLUMN_CACHE = (
+    """CREATE TABLE collection_versions (
+        collection TEXT PRIMARY KEY NOT NULL,
+        version INTEGER NOT NULL) WITHOUT ROWID""",
+    "INSERT INTO collection_versions (collection, version) VALUES ('orders', 0), ('events', 0)",
+    """CREATE TABLE column_cache (
+        entry TEXT NOT NULL,
+        segment INTEGER NOT NULL,
+        part TEXT NOT NULL,
+        chunk INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        lo INTEGER NOT NULL,
+        hi INTEGER NOT NULL,
+        encoding TEXT NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (entry, segment, part, chunk))""",
+    """CREATE TABLE line_blocks (
+        block_id INTEGER PRIMARY KEY,
+        n_lines INTEGER NOT NULL,
+        dtypes TEXT NOT NULL,
+        product_id BLOB NOT NULL,
+        quantity BLOB NOT NULL,
+        unit_price_minor BLOB NOT NULL,
+        discount_minor BLOB NOT NULL,
+        category BLOB NOT NULL)""",
+    "ALTER TABLE orders ADD COLUMN line_block INTEGER",
+    "ALTER TABLE orders ADD COLUMN line_offset INTEGER",
+    *index_sql("orders", _LATER_INDEXES),
+)
+
 #: The migrations, in order. Append new ones; never edit a released one.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         version=1,
         description="collections of the foundation: customers to contacts, and documents",
-        statements=_V1_TABLES + tuple(s for t in INDEXES for s in index_sql(t)),
+        statements=_V1_TABLES + tuple(s for t in _V1_INDEXES for s in index_sql(t, _V1_INDEXES)),
+    ),
+    Migration(
+        version=2,
+        description="columnar scan cache tied to collection versions; line blocks of bulk orders",
+        statements=_V2_COLUMN_CACHE,
     ),
 )
 

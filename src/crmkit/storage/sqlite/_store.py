@@ -6,7 +6,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -23,7 +23,7 @@ from crmkit.storage._batch import check_key
 from crmkit.storage._capabilities import Capabilities
 from crmkit.storage._page import ErasureReport, erasure_pseudonym
 from crmkit.storage._spec import CollectionSpec
-from crmkit.storage.sqlite import _bulk
+from crmkit.storage.sqlite import _bulk, _cache
 from crmkit.storage.sqlite._codecs import CODECS
 from crmkit.storage.sqlite._collections import (
     SQLiteCollection,
@@ -31,10 +31,10 @@ from crmkit.storage.sqlite._collections import (
     SQLiteContacts,
     SQLiteDocuments,
     SQLiteEvents,
-    SQLiteOrders,
     SQLiteReturns,
     SQLiteSourceRecords,
 )
+from crmkit.storage.sqlite._orders import SQLiteOrders
 from crmkit.storage.sqlite._schema import INDEXES, index_sql, migrate
 
 __all__ = ["SQLiteStore"]
@@ -42,6 +42,7 @@ __all__ = ["SQLiteStore"]
 log = logging.getLogger("crmkit.storage")
 
 V = TypeVar("V")
+R = TypeVar("R")
 
 #: A bulk load of at least this many rows into an empty table rebuilds its indexes afterwards.
 BULK_REINDEX_ROWS = 50_000
@@ -99,11 +100,13 @@ class SQLiteStore:
         self._lock = threading.RLock()
         self._depth = 0
         self._closed = False
+        self._restart_wal = False
         with self._errors():
             self._con = sqlite3.connect(
                 path, timeout=timeout, isolation_level=None, check_same_thread=False
             )
-            self._con.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            self._busy_ms = int(timeout * 1000)
+            self._con.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
             mode = self._con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise StorageError(f"{path}: cannot switch to WAL (journal mode {mode}).")
@@ -203,6 +206,11 @@ class SQLiteStore:
         with self._lock, self._errors():
             return _bulk.concat_scan(self._con_open(), table, columns, where, order, params)
 
+    def _run(self, work: Callable[[sqlite3.Connection], R]) -> R:
+        """``work(connection)`` under the store's lock, driver errors mapped."""
+        with self._lock, self._errors():
+            return work(self._con_open())
+
     def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
         with self._lock, self._errors():
             con = self._con_open()
@@ -210,12 +218,14 @@ class SQLiteStore:
             con.executemany(sql, rows)
             return con.total_changes - before
 
-    def _bulk_insert(self, table: str, sql: str, rows: Iterable[Sequence[Any]], n: int) -> None:
+    def _bulk_insert(self, table: str, sql: str, rows: Iterable[Sequence[Any]], n: int) -> bool:
         # Inside a transaction. Indexes of an empty table are cheaper to build after the load.
+        # Returns whether the table was empty before.
         with self._lock, self._errors():
             con = self._con_open()
             empty = con.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is None
             rebuild = empty and n >= BULK_REINDEX_ROWS
+            self._restart_wal |= n >= BULK_REINDEX_ROWS
             if rebuild:
                 for name, _ in INDEXES[table]:
                     con.execute(f"DROP INDEX IF EXISTS {name}")
@@ -223,6 +233,81 @@ class SQLiteStore:
             if rebuild:
                 for statement in index_sql(table):
                     con.execute(statement)
+            return empty
+
+    # -- columnar scan cache (see _cache) -------------------------------------------------------
+    def _touch(self, table: str) -> None:
+        """Mark the cached columns of ``table`` stale; call inside the writing transaction."""
+        with self._lock, self._errors():
+            _cache.bump(self._con_open(), table)
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction (one consistent view) unless a transaction is already open."""
+        with self._lock, self._errors():
+            con = self._con_open()
+            if con.in_transaction:
+                yield con
+                return
+            con.execute("BEGIN")
+            try:
+                yield con
+            finally:
+                if _in_transaction(con):
+                    con.execute("COMMIT")
+
+    def _cache_load(
+        self, con: sqlite3.Connection, table: str, entries: Sequence[str], lo: int, hi: int
+    ) -> tuple[int, dict[str, dict[str, _cache.Array] | None]]:
+        """Inside ``_snapshot``: the version of ``table`` and its current entries in [lo, hi)."""
+        with self._errors():
+            at = _cache.version(con, table)
+            return at, {e: _cache.load(con, e, at, lo, hi) for e in entries}
+
+    def _cache_store(
+        self,
+        table: str,
+        at: int | None,
+        entries: Mapping[str, tuple[Mapping[str, _cache.Array], Sequence[_cache.Segment]]],
+    ) -> None:
+        """Keep columns built at version ``at`` of ``table``, if no write happened since.
+
+        ``at=None`` means the current version; only inside the writing transaction.
+
+        Inside a write transaction they are written with it (and undone with it). Otherwise a
+        short write transaction stores them; when another writer holds the lock, or the file is
+        read-only, the cache is simply not kept: it is an optimization, never required.
+        """
+        if not entries:
+            return
+        with self._lock:
+            con = self._con_open()
+            if self._depth > 0:
+                with self._errors():
+                    now = _cache.version(con, table)
+                    if at is None or now == at:
+                        for entry, (columns, parts) in entries.items():
+                            _cache.store(con, entry, now, columns, parts, _cache.PER_ORDER)
+                return
+            try:
+                con.execute("PRAGMA busy_timeout = 0")
+                try:
+                    con.execute("BEGIN IMMEDIATE")
+                finally:
+                    con.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+                try:
+                    if _cache.version(con, table) == at:
+                        for entry, (columns, parts) in entries.items():
+                            _cache.store(con, entry, at, columns, parts, _cache.PER_ORDER)
+                    con.execute("COMMIT")
+                except BaseException:
+                    if con.in_transaction:
+                        con.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:  # locked by another writer, read-only, full
+                log.debug("%s: column cache of %s not stored (%s)", self._path, table, exc)
+            except sqlite3.Error as exc:
+                raise _mapped(self._path, exc) from exc
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -259,6 +344,7 @@ class SQLiteStore:
                 self._depth -= 1
                 with self._errors():
                     if depth == 0:
+                        self._restart_wal = False
                         if con.in_transaction:
                             con.execute("ROLLBACK")
                     else:
@@ -273,6 +359,27 @@ class SQLiteStore:
                 if depth == 0 and con.in_transaction:
                     con.execute("ROLLBACK")
                 raise
+            finally:
+                if depth == 0 and self._restart_wal:
+                    self._restart_wal = False
+                    self._truncate_wal()
+
+    def _truncate_wal(self) -> None:
+        """After a large batch: empty the WAL, so reads map the file instead of copying pages.
+
+        SQLite reads a page from the WAL while the WAL holds it, even once checkpointed, and
+        WAL pages are copied with read() rather than memory-mapped. Skipped at once (no
+        waiting) while another connection reads or writes.
+        """
+        con = self._con
+        try:
+            con.execute("PRAGMA busy_timeout = 0")
+            try:
+                con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            finally:
+                con.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+        except sqlite3.OperationalError as exc:
+            log.debug("%s: WAL not truncated (%s)", self._path, exc)
 
     def erase(
         self,
@@ -330,6 +437,10 @@ class SQLiteStore:
                 "UPDATE contacts SET customer_id = ? WHERE customer_id = ?",
                 (alias, customer_id),
             ).rowcount
+            if renamed["orders"]:
+                _cache.bump(con, "orders")
+            if deleted["events"]:
+                _cache.bump(con, "events")
         return ErasureReport(
             customer_id=customer_id, pseudonym=alias, deleted=deleted, pseudonymized=renamed
         )
@@ -385,6 +496,10 @@ class SQLiteStore:
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self._url!r})"
+
+
+def _in_transaction(con: sqlite3.Connection) -> bool:
+    return con.in_transaction
 
 
 def _mapped(path: str, exc: sqlite3.Error) -> StorageError:

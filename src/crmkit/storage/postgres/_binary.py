@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from crmkit.errors import StorageError
 from crmkit.storage.postgres._text import unstuff
 
 __all__ = [
@@ -98,7 +99,7 @@ def utf8(values: npt.NDArray[np.str_]) -> tuple[U8, I64]:
     """
     arr = np.ascontiguousarray(values, dtype=np.str_).reshape(-1)
     n, width = arr.size, arr.dtype.itemsize // 4
-    lengths = np.strings.str_len(arr).astype(np.int64)
+    lengths = np.char.str_len(arr).astype(np.int64)
     if n == 0 or width == 0:
         return np.zeros((n, 0), np.uint8), lengths
     points = arr.view(np.uint32).reshape(n, width)
@@ -309,7 +310,10 @@ def strings(text: str | None, lengths: I64) -> npt.NDArray[np.str_]:
     n = lengths.size
     points = np.frombuffer((text or "").encode(_UTF32), np.uint32)
     if int(lengths.sum()) != points.size:
-        raise ValueError("lengths do not add up to the text: is the server encoding UTF8?")
+        raise StorageError(
+            f"text column: {points.size} characters came back where the lengths say "
+            f"{int(lengths.sum())}. The database's encoding must be UTF8; recreate it so."
+        )
     width = max(int(lengths.max()) if n else 0, 1)
     table = np.zeros((n, width), np.uint32)
     table[np.arange(width) < lengths[:, None]] = points

@@ -70,6 +70,8 @@ def crm_model() -> FellegiSunter:
                 BlockingRule(columns=("last_name", "postcode")),
                 BlockingRule(columns=("first_name", "birth_date")),
                 BlockingRule(columns=("last_name", "birth_date")),
+                BlockingRule(columns=("last_name", "street")),
+                BlockingRule(columns=("first_name", "last_name", "city")),
             )
         ),
         u_pairs=300_000,

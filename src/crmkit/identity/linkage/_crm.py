@@ -72,6 +72,7 @@ def crm_model() -> FellegiSunter:
                 BlockingRule(columns=("last_name", "birth_date")),
                 BlockingRule(columns=("last_name", "street")),
                 BlockingRule(columns=("first_name", "last_name", "city")),
+                BlockingRule(columns=("first_name", "street")),
             )
         ),
         u_pairs=300_000,

@@ -48,7 +48,10 @@ _FIELDS = ("email", "phone", "first_name", "last_name", "birth_date", "street", 
 def crm_model() -> FellegiSunter:
     """The default model for customer records: names (nicknames, swaps, initials; term-frequency
     adjusted), birth date, email, phone, street, postcode and city; blocking on email, phone,
-    last name + postcode, first name + birth date and last name + birth date.
+    last name + postcode, first name + birth date, last name + birth date, and on name + address
+    (last name + street, first name + last name + city, first name + street), so that records
+    sharing only a name and an address with their person become candidates (they still link only
+    with an agreeing street, postcode or other non-name evidence, and never across given names).
 
     Examples:
         >>> [c.name for c in crm_model().comparisons][:3]

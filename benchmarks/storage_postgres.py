@@ -6,6 +6,7 @@ empty scratch schema, upserts the batch again over itself, scans it back and dro
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from pathlib import Path
@@ -31,6 +32,8 @@ def postgres_run(
     """Ingest, re-upsert and scan back through one URL; orders/s, orders/s, lines/s."""
     n = len(orders)
     store = PostgresStore(url)
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"{label}: load average before the run: {load} on {os.cpu_count()} cores")
     try:
         t = time.perf_counter()
         store.orders.upsert_columns(orders, lines)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import logging
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
@@ -31,8 +33,8 @@ from crmkit.storage._batch import (
 )
 from crmkit.storage._page import Page, decode_cursor, encode_cursor, micros
 from crmkit.storage._spec import CollectionSpec
+from crmkit.storage.postgres import _columnar as columnar
 from crmkit.storage.postgres._codecs import CONVERTER, Codec, dumps_json, opt, s, u
-from crmkit.storage.postgres._text import array_literals, copy_payload, copy_text, parse_copy
 
 if TYPE_CHECKING:
     from crmkit.storage.postgres._store import PostgresStore
@@ -50,8 +52,7 @@ __all__ = [
 
 V = TypeVar("V")
 
-#: Orders per chunk of a COPY payload.
-_CHUNK = 50_000
+log = logging.getLogger("crmkit.storage")
 
 
 class PostgresCollection(Generic[V]):
@@ -191,16 +192,49 @@ class PostgresCollection(Generic[V]):
             params,
         )
 
-    def _copy_columns(
-        self, columns: Sequence[str], texts: Sequence[int], start: Any, end: Any
-    ) -> list[list[str]]:
+    def _scan_columns(self, cols: Sequence[columnar.Col], start: Any, end: Any) -> dict[str, Any]:
+        """Columns of the rows in ``[start, end)`` in scan order, one snapshot, chunk by chunk.
+
+        Each chunk is one query that aggregates every column into one value on the server
+        (see ``_binary``) over a subquery ordered by (time, key) and limited to the chunk; the
+        next chunk starts past its last (time, key), and is read while a worker thread turns
+        this one into arrays. Plain aggregates keep their ordered input's order in PostgreSQL,
+        which each chunk checks; should one not, the scan runs again with ``ORDER BY`` inside
+        every aggregate.
+        """
+        got = self._scan_chunks(cols, start, end, ordered=False)
+        if got is None:
+            log.warning("%s: aggregates lost their order; scanning again", self._codec.name)
+            got = self._scan_chunks(cols, start, end, ordered=True)
+        assert got is not None
+        return got
+
+    def _scan_chunks(
+        self, cols: Sequence[columnar.Col], start: Any, end: Any, *, ordered: bool
+    ) -> dict[str, Any] | None:
+        c = self._codec
+        t, k = c.time_column or "", c.key_column
+        cols = [("_time", "int8", t), ("_key", "text", k), *cols]
+        query = columnar.scan_sql(c.table, t, k, cols, ordered=ordered)
         where, params = self._range(start, end)
-        data = self._store._copy_out(
-            f"SELECT {', '.join(columns)} FROM {self._codec.table} WHERE {where} "
-            f"ORDER BY {self._order}",
-            params,
-        )
-        return parse_copy(data, len(columns), texts=texts)
+        pending: list[Future[dict[str, Any] | None]] = []
+        after: tuple[int, str] | None = None
+        size = columnar.SCAN_CHUNK
+        with self._store._snapshot(), ThreadPoolExecutor(1, "crmkit-scan") as pool:
+            while True:
+                keyset = f" AND ({t}, {k}) > (%s, %s)" if after else ""
+                row = self._store._aggregate(
+                    query.format(where=where, keyset=keyset), (*params, *(after or ()), size)
+                )
+                decode = columnar.decode_chunk
+                pending.append(pool.submit(decode, cols, row[1:], check=not ordered))
+                if int(row[0]) < size:
+                    break
+                after = columnar.last_key(row[1], row[2], row[3])
+            chunks = [f.result() for f in pending]
+        if any(chunk is None for chunk in chunks):
+            return None
+        return columnar.join_chunks(cols, [chunk for chunk in chunks if chunk is not None])
 
 
 class PostgresSourceRecords(PostgresCollection[Any]):
@@ -212,109 +246,75 @@ class PostgresSourceRecords(PostgresCollection[Any]):
 
 
 class PostgresOrders(PostgresCollection[Order]):
-    """Orders, one row each with the lines as arrays; COPY in for ingest, COPY out for scans."""
+    """Orders, one row each with the lines as arrays; binary COPY in, aggregated columns out."""
 
-    _ORDER_COLUMNS = (
-        "order_id",
-        "customer_id",
-        "placed_at",
-        "currency",
-        "total_minor",
-        "coalesce(shipping_minor, 0)",
-        "coalesce(tax_minor, 0)",
-        "status",
-        "channel",
-        "n_lines",
+    _ORDER_SCAN: tuple[columnar.Col, ...] = (
+        ("customer_id", "text", "customer_id"),
+        ("currency", "text", "currency"),
+        ("total_minor", "int8", "total_minor"),
+        ("shipping_minor", "int8", "coalesce(shipping_minor, 0)"),
+        ("tax_minor", "int8", "coalesce(tax_minor, 0)"),
+        ("status", "text", "status"),
+        ("channel", "text", "channel"),
+    )
+    _LINE_SCAN: tuple[columnar.Col, ...] = (
+        # One array of 3k numbers per order: sending one array costs less than three.
+        ("numbers", "int8[]", "line_quantities || line_unit_prices || line_discounts"),
+        ("product_id", "text[]", "line_products"),
+        ("category", "text[]", "line_categories"),
     )
 
-    def _order_table(self, start: Any, end: Any) -> tuple[OrderColumns, npt.NDArray[np.int64]]:
-        cols = self._copy_columns(self._ORDER_COLUMNS, (0, 1, 3, 7, 8), start, end)
-        table = OrderColumns(
-            order_id=_str(cols[0]),
-            customer_id=_str(cols[1]),
-            placed_at=_int(cols[2]).view("datetime64[us]"),
-            currency=_str(cols[3]),
-            total_minor=_int(cols[4]),
-            shipping_minor=_int(cols[5]),
-            tax_minor=_int(cols[6]),
-            status=_str(cols[7]),
-            channel=_str(cols[8]),
+    def _order_table(self, cols: dict[str, Any]) -> OrderColumns:
+        return OrderColumns(
+            order_id=cols["_key"],
+            customer_id=cols["customer_id"],
+            placed_at=cols["_time"].view("datetime64[us]"),
+            currency=cols["currency"],
+            total_minor=cols["total_minor"],
+            shipping_minor=cols["shipping_minor"],
+            tax_minor=cols["tax_minor"],
+            status=cols["status"],
+            channel=cols["channel"],
         )
-        return table, _int(cols[9])
 
     def columns(self, start: Any = None, end: Any = None) -> OrderColumns:
-        return self._order_table(start, end)[0]
+        return self._order_table(self._scan_columns(self._ORDER_SCAN, start, end))
 
     def line_columns(self, start: Any = None, end: Any = None) -> OrderLineColumns:
-        where, params = self._range(start, end)
-        with self._store._snapshot():
-            orders, counts = self._order_table(start, end)
-            data = self._store._copy_out(
-                "SELECT l.p, l.q, l.up, coalesce(l.d, 0), coalesce(l.c, '') FROM "
-                f"(SELECT * FROM orders WHERE {where} ORDER BY placed_at, order_id) o "
-                "CROSS JOIN LATERAL unnest(o.line_products, o.line_quantities, "
-                "o.line_unit_prices, o.line_discounts, o.line_categories) "
-                "WITH ORDINALITY AS l(p, q, up, d, c, i) ORDER BY o.placed_at, o.order_id, l.i",
-                params,
-            )
-        cols = parse_copy(data, 5, texts=(0, 4))
+        cols = self._scan_columns(self._ORDER_SCAN + self._LINE_SCAN, start, end)
+        orders = self._order_table(cols)
+        numbers, counts = cols["numbers"][0], cols["product_id"][1]
         total = int(counts.sum())
-        quantity, unit, discount = _int(cols[1]), _int(cols[2]), _int(cols[3])
         starts = np.cumsum(counts) - counts
+        # Each order's numbers: its k quantities, then k unit prices, then k discounts.
+        part = (np.arange(3 * total) - np.repeat(3 * starts, 3 * counts)) // np.repeat(
+            counts, 3 * counts
+        )
+        quantity, unit, discount = (numbers[part == i] for i in range(3))
         return OrderLineColumns(
             order_id=np.repeat(orders.order_id, counts),
             line_no=np.arange(total, dtype=np.int64) - np.repeat(starts, counts),
             customer_id=np.repeat(orders.customer_id, counts),
             placed_at=np.repeat(orders.placed_at, counts),
-            product_id=_str(cols[0]),
+            product_id=cols["product_id"][0],
             quantity=quantity,
             unit_price_minor=unit,
             discount_minor=discount,
             total_minor=quantity * unit - discount,
             currency=np.repeat(orders.currency, counts),
-            category=_str(cols[4]),
+            category=cols["category"][0],
         )
 
     def upsert_columns(self, orders: OrderColumns, lines: OrderLineColumns) -> int:
         grouped = group_lines(orders, lines)
         n = len(orders)
         self._store._upsert(
-            "orders", payload=_order_payload(orders, grouped.lines, grouped.counts), count=n
+            "orders",
+            payload=columnar.order_payload(orders, grouped.lines, grouped.counts),
+            count=n,
+            payload_columns=columnar.ORDER_COPY,
         )
         return n
-
-
-def _order_payload(
-    orders: OrderColumns, lines: OrderLineColumns, counts: npt.NDArray[np.int64]
-) -> Iterator[bytes]:
-    """COPY data of a validated batch, in chunks: the server loads one while the next is built."""
-    ends = np.cumsum(counts)
-    for lo in range(0, len(orders), _CHUNK):
-        hi = min(lo + _CHUNK, len(orders))
-        o = orders.take(np.arange(lo, hi))
-        first = int(ends[lo - 1]) if lo else 0
-        g = lines.take(np.arange(first, int(ends[hi - 1])))
-        c = counts[lo:hi].tolist()
-        yield copy_payload(
-            [
-                copy_text(o.order_id.tolist()),
-                copy_text(o.customer_id.tolist()),
-                _ints(o.placed_at.astype(np.int64)),
-                copy_text(o.currency.tolist()),
-                _ints(o.total_minor),
-                [str(x) if x else "\\N" for x in o.shipping_minor.tolist()],
-                [str(x) if x else "\\N" for x in o.tax_minor.tolist()],
-                copy_text(o.status.tolist()),
-                copy_text(o.channel.tolist()),
-                ["{}"] * (hi - lo),
-                list(map(str, c)),
-                array_literals(g.product_id.tolist(), c, quoted=True),
-                array_literals(_ints(g.quantity), c, quoted=False),
-                array_literals(_ints(g.unit_price_minor), c, quoted=False),
-                array_literals(_ints(g.discount_minor), c, quoted=False, null="0"),
-                array_literals(g.category.tolist(), c, quoted=True, null=""),
-            ]
-        )
 
 
 class PostgresReturns(PostgresCollection[Return]):
@@ -343,39 +343,32 @@ class PostgresReturns(PostgresCollection[Return]):
 
 
 class PostgresEvents(PostgresCollection[Event]):
-    """Behavioural events; COPY in for ingest, COPY out for scans."""
+    """Behavioural events; binary COPY in, aggregated columns out."""
 
-    _EVENT_COLUMNS = (
-        "event_id",
-        "coalesce(customer_id, '')",
-        "coalesce(anonymous_id, '')",
-        "type",
-        "at",
+    _EVENT_SCAN: tuple[columnar.Col, ...] = (
+        ("customer_id", "text", "coalesce(customer_id, '')"),
+        ("anonymous_id", "text", "coalesce(anonymous_id, '')"),
+        ("type", "text", "type"),
     )
 
     def columns(self, start: Any = None, end: Any = None) -> EventColumns:
-        cols = self._copy_columns(self._EVENT_COLUMNS, (0, 1, 2, 3), start, end)
+        cols = self._scan_columns(self._EVENT_SCAN, start, end)
         return EventColumns(
-            event_id=_str(cols[0]),
-            customer_id=_str(cols[1]),
-            anonymous_id=_str(cols[2]),
-            type=_str(cols[3]),
-            at=_int(cols[4]).view("datetime64[us]"),
+            event_id=cols["_key"],
+            customer_id=cols["customer_id"],
+            anonymous_id=cols["anonymous_id"],
+            type=cols["type"],
+            at=cols["_time"].view("datetime64[us]"),
         )
 
     def upsert_columns(self, events: EventColumns) -> int:
         check_events(events)
-        payload = copy_payload(
-            [
-                copy_text(events.event_id.tolist()),
-                copy_text(events.customer_id.tolist(), empty_is_null=True),
-                copy_text(events.anonymous_id.tolist(), empty_is_null=True),
-                copy_text(events.type.tolist()),
-                _ints(events.at.astype(np.int64)),
-                ["{}"] * len(events),
-            ]
+        self._store._upsert(
+            "events",
+            payload=columnar.event_payload(events),
+            count=len(events),
+            payload_columns=columnar.EVENT_COPY,
         )
-        self._store._upsert("events", payload=[payload], count=len(events))
         return len(events)
 
 
@@ -452,10 +445,6 @@ class PostgresDocuments(PostgresCollection[V]):
     def spec(self) -> CollectionSpec[V]:
         """The spec the collection was opened with."""
         return self._spec
-
-
-def _ints(values: npt.NDArray[np.int64]) -> list[str]:
-    return list(map(str, values.tolist()))
 
 
 def _transpose(rows: list[Sequence[Any]], width: int) -> list[Sequence[Any]]:

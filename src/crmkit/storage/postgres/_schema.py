@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import attrs
 
-__all__ = ["INDEXES", "MIGRATIONS", "SCHEMA_VERSION", "TABLES", "Migration"]
+__all__ = ["INDEXES", "MIGRATIONS", "SCHEMA_VERSION", "TABLES", "Migration", "indexed_columns"]
 
 
 @attrs.frozen(kw_only=True)
@@ -143,6 +143,17 @@ INDEXES: dict[str, tuple[tuple[str, str], ...]] = {
 def primary_key(table: str) -> tuple[str, ...]:
     """The primary-key columns of a table."""
     return PRIMARY_KEYS.get(table, (TABLES[table][0][0],))
+
+
+def indexed_columns(table: str) -> tuple[str, ...]:
+    """The columns a secondary index of ``table`` starts with or holds, each once.
+
+    Examples:
+        >>> indexed_columns("orders")
+        ('placed_at', 'order_id', 'customer_id')
+    """
+    found = (c.strip() for _, on in INDEXES[table] for c in on.partition("(")[2][:-1].split(","))
+    return tuple(dict.fromkeys(found))
 
 
 def _create(table: str) -> str:

@@ -39,12 +39,14 @@ from crmkit.storage.postgres._collections import (
     PostgresReturns,
     PostgresSourceRecords,
 )
+from crmkit.storage.postgres._columnar import copy_binary
 from crmkit.storage.postgres._schema import (
     INDEXES,
     MIGRATIONS,
     SCHEMA_VERSION,
     TABLES,
     VERSION_TABLE,
+    indexed_columns,
     primary_key,
 )
 
@@ -59,6 +61,9 @@ SMALL_BATCH = 64
 
 #: A columnar batch of at least this many rows into an empty table is copied straight in.
 BULK_LOAD_ROWS = 50_000
+
+#: ``maintenance_work_mem`` for the index builds after a bulk load (this transaction only).
+BULK_INDEX_MEMORY = "256MB"
 
 _SCHEMA = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -106,7 +111,8 @@ class PostgresStore:
     takes a transaction-scoped advisory lock of the schema: write blocks of all processes run
     one after another, so a read-modify-write inside a block never loses a concurrent write.
     Reads outside blocks run at once. Batches are written with ``COPY`` into a temporary table
-    and one ``INSERT ... ON CONFLICT DO UPDATE``; columnar scans read ``COPY ... TO STDOUT``.
+    and one ``INSERT ... ON CONFLICT DO UPDATE`` (columnar batches as binary ``COPY``); columnar
+    scans aggregate each column of a chunk into one value on the server.
     Driver errors are re-raised as ``StorageError`` subclasses ``from`` the cause.
 
     Args:
@@ -341,12 +347,6 @@ class PostgresStore:
         with self._lock, self._errors():
             return self._open().execute(query, params).rowcount
 
-    def _copy_out(self, query: str, params: Sequence[Any] = ()) -> bytes:
-        with self._lock, self._errors():
-            cur = self._open().cursor()
-            with cur.copy(f"COPY ({query}) TO STDOUT", params) as copy:
-                return b"".join(bytes(chunk) for chunk in copy)
-
     @contextmanager
     def _snapshot(self) -> Iterator[None]:
         """Reads inside see one snapshot (a read-only repeatable-read block, unless in one)."""
@@ -378,15 +378,18 @@ class PostgresStore:
         *,
         payload: Iterable[bytes] | None = None,
         count: int = 0,
+        payload_columns: Sequence[str] = (),
     ) -> None:
-        """Write rows (or a COPY payload of ``count`` rows), replacing rows with their keys.
+        """Write rows (or a binary COPY payload of ``count`` rows), replacing rows with their keys.
 
         A small batch is one pipelined ``INSERT ... ON CONFLICT``. A larger one is copied into
         a temporary table and merged with one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE``.
-        A payload of at least ``BULK_LOAD_ROWS`` rows into an empty table (its keys are unique,
+        A payload (binary COPY tuples of ``payload_columns``, without the stream's header and
+        trailer) of at least ``BULK_LOAD_ROWS`` rows into an empty table (its keys are unique,
         checked before) is copied straight in, its secondary indexes rebuilt after the load.
         """
         columns = [name for name, _ in TABLES[table]]
+        copied = ", ".join(payload_columns) if payload is not None else ", ".join(columns)
         keys = primary_key(table)
         names = ", ".join(columns)
         update = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in keys)
@@ -403,17 +406,16 @@ class PostgresStore:
             if payload is not None and count >= BULK_LOAD_ROWS:
                 row = cur.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table})").fetchone()
                 if row is not None and row[0]:
-                    self._bulk_load(cur, table, names, payload)
+                    self._bulk_load(cur, table, copied, payload)
                     return
             # A temporary table of this connection, created on first use (in this block: if
             # the block rolls back, so does the creation, and the next batch creates it again).
             stage = f"crmkit_stage_{table}"
             cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table})")
-            with cur.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
-                if payload is not None:
-                    for chunk in payload:
-                        copy.write(chunk)
-                else:
+            if payload is not None:
+                copy_binary(cur, stage, copied, payload)
+            else:
+                with cur.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
                     for r in rows:
                         copy.write_row(r)
             cur.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} {conflict}")
@@ -426,11 +428,13 @@ class PostgresStore:
         # to build once over sorted data than to grow row by row.
         for name, _ in INDEXES[table]:
             cur.execute(f"DROP INDEX {name}")
-        with cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-            for chunk in payload:
-                copy.write(chunk)
+        copy_binary(cur, table, names, payload)
+        cur.execute(f"SET LOCAL maintenance_work_mem = '{BULK_INDEX_MEMORY}'")
         for name, on in INDEXES[table]:
             cur.execute(f"CREATE INDEX {name} ON {on}")
+        # Statistics of the indexed columns now, not when autovacuum comes by: without them the
+        # planner sorts the table for every chunk of a scan instead of walking an index.
+        cur.execute(f"ANALYZE {table} ({', '.join(indexed_columns(table))})")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -268,3 +268,38 @@ def test_febrl4_unsupervised_f1(fetch_text: Callable[..., str]) -> None:
     assert f1 >= 0.995
     # the estimated prior is close to the known 1/5000 (one link per record)
     assert 0.5 / 5000 < res.fit.prior < 2 / 5000
+
+
+def test_name_and_address_link_only_the_same_given_name() -> None:
+    """Records sharing only full name, street and city with their person (no postcode, email or
+    birth date) are candidates and link; household members at that address (same surname, other
+    given name) never do."""
+    rng = np.random.default_rng(11)
+    n = 400
+    given = np.array(["anna", "ben", "clara", "david", "emma", "felix", "greta", "hans", "ida",
+                      "jonas", "karl", "lena", "mia", "noah", "olga", "paul"])  # fmt: skip
+    syl = np.array(["ber", "kan", "tol", "mer", "sig", "wal", "dor", "fen", "gar", "hol"])
+    first = given[rng.integers(0, given.size, n)]
+    last = np.char.add(np.char.add(syl[rng.integers(0, 10, n)], syl[rng.integers(0, 10, n)]), "er")
+    street = np.char.add(
+        np.char.add(syl[rng.integers(0, 10, n)], "weg "), rng.integers(1, 200, n).astype(str)
+    )
+    city = np.char.add("stadt", rng.integers(0, 40, n).astype(str))
+    dup = np.arange(60)
+    email = np.char.add(np.char.add("u", np.arange(n + 90).astype(str)), "@mail.de")
+    dob = np.char.add(np.char.add("19", rng.integers(40, 99, n).astype(str)), "-03-15")
+    post = rng.integers(10000, 99999, n).astype(str)
+    none = np.full(90, "")
+    recs = {
+        "record_id": np.char.add("r", np.arange(n + 90).astype(str)),
+        "first_name": np.concatenate([first, first[dup], ["zoe"] * 30]),
+        "last_name": np.concatenate([last, last[dup], last[60:90]]),
+        "street": np.concatenate([street, street[dup], street[60:90]]),
+        "city": np.concatenate([city, city[dup], city[60:90]]),
+        "postcode": np.concatenate([post, none]),
+        "email": email,
+        "birth_date": np.concatenate([dob, none]),
+    }
+    ent = ci.resolve(recs).entity_id
+    assert (ent[n : n + 60] == ent[dup]).mean() >= 0.9
+    assert (ent[n + 60 :] != ent[60:90]).all()

@@ -98,11 +98,23 @@ def resolve(
         graph, fit = link_graph(graph, new, fit=linkage_fit)
     for d in decisions:
         graph = graph.decide(d)
-    links = graph.links()
     return Resolution(
         record_id=ids,
         entity_id=graph.entity_of(ids),
-        links=links.take(links.accepted),
+        links=_accepted_links(graph),
         graph=graph,
         linkage_fit=fit,
     )
+
+
+def _accepted_links(graph: IdentityGraph) -> LinkTable:
+    """``graph.links()`` restricted to the accepted links, built from those alone (at 1M records
+    the refused candidates are many, and their record ids and evidence texts are never needed)."""
+    from crmkit.identity._resolve_subset import edge_evidence
+
+    e = graph.edges.keep(graph.edges.accepted)
+    rid = graph.records.record_id
+    return LinkTable(
+        record_a=rid[e.a], record_b=rid[e.b], rule=e.rule, score=e.score,
+        evidence=edge_evidence(graph, e), accepted=e.accepted, refusal=e.refusal,
+    )  # fmt: skip

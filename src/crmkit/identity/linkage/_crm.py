@@ -11,6 +11,7 @@ and placeholder emails, fake phones) are treated as missing, so they are never e
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -28,7 +29,7 @@ from crmkit.identity.linkage._comparisons import (
     StringComparison,
 )
 from crmkit.identity.linkage._link import RULE, scored_links
-from crmkit.identity.linkage._model import FellegiSunter, FellegiSunterFit
+from crmkit.identity.linkage._model import FellegiSunter, FellegiSunterFit, compare_pairs
 
 __all__ = ["MIN_RECORDS", "crm_model", "crm_table", "link_graph"]
 
@@ -39,6 +40,7 @@ _log = logging.getLogger("crmkit.identity")
 MIN_RECORDS = 200
 
 IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
 
 _FIELDS = ("email", "phone", "first_name", "last_name", "birth_date", "street", "city", "postcode")
 
@@ -46,7 +48,10 @@ _FIELDS = ("email", "phone", "first_name", "last_name", "birth_date", "street", 
 def crm_model() -> FellegiSunter:
     """The default model for customer records: names (nicknames, swaps, initials; term-frequency
     adjusted), birth date, email, phone, street, postcode and city; blocking on email, phone,
-    last name + postcode, first name + birth date and last name + birth date.
+    last name + postcode, first name + birth date, last name + birth date, and on name + address
+    (last name + street, first name + last name + city, first name + street), so that records
+    sharing only a name and an address with their person become candidates (they still link only
+    with an agreeing street, postcode or other non-name evidence, and never across given names).
 
     Examples:
         >>> [c.name for c in crm_model().comparisons][:3]
@@ -70,6 +75,9 @@ def crm_model() -> FellegiSunter:
                 BlockingRule(columns=("last_name", "postcode")),
                 BlockingRule(columns=("first_name", "birth_date")),
                 BlockingRule(columns=("last_name", "birth_date")),
+                BlockingRule(columns=("last_name", "street")),
+                BlockingRule(columns=("first_name", "last_name", "city")),
+                BlockingRule(columns=("first_name", "street")),
             )
         ),
         u_pairs=300_000,
@@ -156,25 +164,52 @@ def link_graph(
             return graph, None
         fit = spec.fit(table, patterns=(pats, n_cand), rng=rng)
     _check_fit(fit)
-    scored = fit.score_blocked(
-        table, spec.blocking, among=new, min_probability=fit.threshold, chunk_size=spec.chunk_size
-    )
-    ok, _ = scored_links(scored, fit.threshold)
-    # households share surname, address and phone: a given name or birth date that disagrees
-    # outright (level "else", both present) marks another person, whatever the other evidence
-    for k, comp in enumerate(fit.comparisons):
-        if comp.column in ("first_name", "birth_date"):
-            ok &= scored.levels[:, k] != len(comp.level_names()) - 1
-    # a pair already in one entity changes nothing: only links that may join entities go to the
-    # graph (at 1M records most scored pairs repeat a deterministic link)
-    ok &= graph.entity_id[rows[scored.a]] != graph.entity_id[rows[scored.b]]
-    if not ok.any():
+    entity = np.unique(graph.entity_id[rows], return_inverse=True)[1].reshape(-1)
+    a, b, prob, weight = _links(entity, table, spec, fit, new)
+    # the linkage table (columns, per-value features) is no longer needed: freed before the graph
+    # re-resolves around the links, which is where memory peaks at 1M records
+    del table
+    if a.size == 0:
         return graph, fit
-    ids = table.record_id
-    reason = np.char.add("match weight ", np.round(scored.match_weight[ok], 2).astype(str))
-    graph = graph.add_links(ids[scored.a[ok]], ids[scored.b[ok]], rule=RULE,
-                            score=scored.match_probability[ok], reason=reason)  # fmt: skip
+    ids = graph.records.record_id
+    reason = np.char.add("match weight ", np.round(weight, 2).astype(str))
+    graph = graph.add_links(ids[rows[a]], ids[rows[b]], rule=RULE, score=prob, reason=reason)
     return graph, fit
+
+
+def _links(
+    entity: npt.NDArray[np.intp],
+    table: LinkageTable,
+    spec: FellegiSunter,
+    fit: FellegiSunterFit,
+    new: npt.NDArray[np.bool_],
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], FloatArray, FloatArray]:
+    """The scored pairs that may join two entities: positions ``a``, ``b`` in ``table``, match
+    probability and weight. Scored chunk by chunk; of each chunk only these four compact arrays
+    of its links are kept (not the levels, contributions or record ids of every scored pair)."""
+    guard = [k for k, c in enumerate(fit.comparisons) if c.column in ("first_name", "birth_date")]
+    last = [len(fit.comparisons[k].level_names()) - 1 for k in guard]
+    parts: list[tuple[Any, ...]] = []
+    for ca, cb in spec.blocking.pairs(table, chunk_size=spec.chunk_size, among=new):
+        cand = compare_pairs(fit.comparisons, table, ca, cb)
+        scored = fit.score(table, cand, min_probability=fit.threshold)
+        ok, _ = scored_links(scored, fit.threshold)
+        # households share surname, address and phone: a given name or birth date that
+        # disagrees outright (level "else", both present) marks another person, whatever the
+        # other evidence
+        for k, lv in zip(guard, last, strict=True):
+            ok &= scored.levels[:, k] != lv
+        # a pair already in one entity changes nothing: only links that may join entities go
+        # to the graph (at 1M records most scored pairs repeat a deterministic link)
+        ok &= entity[scored.a] != entity[scored.b]
+        parts.append((scored.a[ok].astype(np.int32), scored.b[ok].astype(np.int32),
+                      scored.match_probability[ok], scored.match_weight[ok]))  # fmt: skip
+        del scored, cand
+    if not parts:
+        e, f = np.empty(0, np.int32), np.empty(0)
+        return e, e, f, f
+    a, b, prob, weight = (np.concatenate([p[i] for p in parts]) for i in range(4))
+    return a, b, prob, weight
 
 
 def _check_fit(fit: FellegiSunterFit) -> None:

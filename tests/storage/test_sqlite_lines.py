@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 
 from crmkit.columns import OrderColumns, OrderLineColumns
+from crmkit.errors import InvalidInputError
 from crmkit.model import Order, OrderLine
 from crmkit.storage import orders_from_columns
 from crmkit.storage.sqlite import SQLiteStore, _lines
+from crmkit.storage.sqlite import _orders as sqlite_orders
 from crmkit.testing._base import seq, utc
 from crmkit.testing._behaviour import eur
 
@@ -148,3 +150,39 @@ def test_erasure_keeps_bulk_lines(tmp_path: Path) -> None:
         assert got.customer_id == alias
         assert got.lines == values[1].lines
         assert store.orders.line_columns().customer_id.tolist().count("c1") == 0
+
+
+def test_checks_beside_the_writes_read_back_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch checked in a thread while it is written reads back as written, twice over."""
+    monkeypatch.setattr(sqlite_orders, "OVERLAP_ROWS", 1)
+    values = _orders(30)
+    with SQLiteStore(tmp_path / "s.db") as store:
+        _ingest(store, values)
+        _ingest(store, values)  # into a non-empty table: replaces, idempotent
+        assert _all(store) == values
+        assert _blocks(tmp_path / "s.db") == 1
+        assert store.orders.line_columns().equals(OrderLineColumns.from_orders(values))
+
+
+@pytest.mark.parametrize("empty", [True, False])
+def test_failed_check_beside_the_writes_rolls_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty: bool
+) -> None:
+    """A batch failing a check made while it was written leaves the store as it was."""
+    monkeypatch.setattr(sqlite_orders, "OVERLAP_ROWS", 1)
+    before = [] if empty else _orders(5, prefix="k")
+    values = _orders(12)
+    cols, lines = OrderColumns.from_orders(values), OrderLineColumns.from_orders(values)
+    tax = cols.tax_minor.copy()
+    tax[7] = -1  # a negative amount: only the checks see it, the rows would be written
+    bad = OrderColumns.from_arrays(**{**cols.arrays(), "tax_minor": tax})
+    with SQLiteStore(tmp_path / "s.db") as store:
+        if before:
+            _ingest(store, before)
+        with pytest.raises(InvalidInputError, match="tax_minor"):
+            store.orders.upsert_columns(bad, lines)
+        assert _all(store) == before
+        assert _blocks(tmp_path / "s.db") == (1 if before else 0)
+        assert len(store.orders.columns()) == len(before)

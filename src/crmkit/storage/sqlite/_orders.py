@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from crmkit.columns import OrderColumns, OrderLineColumns
 from crmkit.errors import StorageError
 from crmkit.model import Order
-from crmkit.storage._batch import group_lines, time_bounds
+from crmkit.storage._batch import GroupedLines, group_lines, time_bounds
 from crmkit.storage.sqlite import _bulk, _cache, _lines
 from crmkit.storage.sqlite._collections import (
     SQLiteCollection,
@@ -180,23 +182,68 @@ class SQLiteOrders(SQLiteCollection[Order]):
         self._store._run(_lines.collect)
 
     def upsert_columns(self, orders: OrderColumns, lines: OrderLineColumns) -> int:
-        grouped = group_lines(orders, lines)
+        counts = _run_counts(orders, lines) if len(orders) >= OVERLAP_ROWS else None
+        if counts is None:
+            grouped = group_lines(orders, lines)
+            return self._write_columns(orders, grouped.lines, grouped.counts, None)
+        # Lines come grouped by order (the usual shape of a load), so the rows to write do not
+        # depend on the checks: run them in a thread while SQLite writes (it releases the GIL),
+        # and roll the batch back if they fail.
+        with ThreadPoolExecutor(1, thread_name_prefix="crmkit-check") as pool:
+            check = pool.submit(group_lines, orders, lines)
+            try:
+                return self._write_columns(orders, lines, counts, check)
+            except BaseException:
+                failed = check.exception()
+                if failed is not None:
+                    raise failed from None
+                raise
+
+    def _write_columns(
+        self,
+        orders: OrderColumns,
+        lines: OrderLineColumns,
+        counts: npt.NDArray[np.int64],
+        check: Future[GroupedLines] | None,
+    ) -> int:
+        """Write a batch whose lines are grouped by order; ``check`` must pass before commit."""
         with self._store.transaction():
-            blocks, offsets = self._store._run(
-                lambda con: _lines.write(con, grouped.lines, grouped.counts)
-            )
-            rows = _bulk.order_rows(orders, grouped.counts, blocks, offsets)
+            blocks, offsets = self._store._run(lambda con: _lines.write(con, lines, counts))
+            rows = _bulk.order_rows(orders, counts, blocks, offsets)
             empty = self._store._bulk_insert("orders", _BULK_ORDERS, rows, len(orders))
+            if check is not None and not np.array_equal(check.result().counts, counts):
+                raise StorageError(  # pragma: no cover - both group lines the same way
+                    f"{self._store.path}: lines grouped differently by the checks. Report this."
+                )
             if not empty:
                 self._store._run(_lines.collect)
             self._store._touch("orders")
             if empty:  # the batch is the whole collection: cache its columns now
-                kept, parts = _sorted_orders(orders, grouped.lines, grouped.counts)
+                kept, parts = _sorted_orders(orders, lines, counts)
                 segs, line_segs = _cache.segments(kept["placed_at"], parts["n_lines"])
                 self._store._cache_store(
                     "orders", None, {"orders": (kept, segs), "order_lines": (parts, line_segs)}
                 )
         return len(orders)
+
+
+#: Batches of at least this many orders are checked in a thread while they are written.
+OVERLAP_ROWS = 50_000
+
+
+def _run_counts(orders: OrderColumns, lines: OrderLineColumns) -> npt.NDArray[np.int64] | None:
+    """Lines per order if ``lines`` come as one run per order, in the orders' row order.
+
+    This is the shape ``group_lines`` accepts without regrouping (it still checks the rest);
+    None for any other shape.
+    """
+    lid, oid = lines.order_id, orders.order_id
+    if not lid.size or not oid.size:
+        return None
+    starts = np.concatenate(([0], np.flatnonzero(lid[1:] != lid[:-1]) + 1))
+    if starts.size != oid.size or not np.array_equal(lid[starts], oid):
+        return None
+    return np.diff(np.append(starts, lid.size)).astype(np.int64)
 
 
 _JSON_CELLS = ("products", "quantities", "unit_prices", "discounts", "categories")

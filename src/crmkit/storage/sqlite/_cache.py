@@ -32,10 +32,12 @@ __all__ = [
     "CHUNK_BYTES",
     "PER_ORDER",
     "SEGMENT_ROWS",
+    "Encoded",
     "Segment",
     "bump",
     "decode",
     "encode",
+    "encoded",
     "from_ascii",
     "load",
     "segments",
@@ -258,22 +260,24 @@ def _joined(segs: list[tuple[str, list[bytes]]]) -> Array:
 PER_ORDER = frozenset({"n_lines"})
 
 
-def store(
-    con: sqlite3.Connection,
-    entry: str,
-    at: int,
-    columns: Mapping[str, Array],
-    parts: Sequence[Segment],
-    per_head: frozenset[str] = frozenset(),
-) -> int:
-    """Replace ``entry`` by ``columns`` cut into ``parts``, built at version ``at``.
+@attrs.frozen(kw_only=True)
+class Encoded:
+    """Columns of an entry encoded for ``column_cache``: one row per chunk, version left out.
 
-    Returns the bytes written.
+    ``rows`` are ``(segment, part, chunk, lo, hi, encoding, data)``; ``nbytes`` their data size.
     """
-    con.execute("DELETE FROM column_cache WHERE entry = ?", (entry,))
-    written = 0
+
+    rows: list[tuple[int, str, int, int, int, str, bytes]]
+    nbytes: int
+
+
+def encoded(
+    columns: Mapping[str, Array], parts: Sequence[Segment], per_head: frozenset[str] = PER_ORDER
+) -> Encoded:
+    """``columns`` cut into ``parts`` and encoded (no database needed: any thread may call it)."""
+    rows: list[tuple[int, str, int, int, int, str, bytes]] = []
+    nbytes = 0
     for k, seg in enumerate(parts):
-        rows: list[tuple[str, int, str, int, int, int, int, str, bytes]] = []
         for name, values in columns.items():
             a, b = (seg.head_start, seg.head_stop) if name in per_head else (seg.start, seg.stop)
             tag, data = encode(np.asarray(values)[a:b])
@@ -282,11 +286,17 @@ def store(
                 if len(data) > CHUNK_BYTES
                 else [data]
             )
-            rows += [(entry, k, name, c, at, seg.lo, seg.hi, tag, p) for c, p in enumerate(pieces)]
-            written += len(data)
-        con.executemany(
-            "INSERT INTO column_cache (entry, segment, part, chunk, version, lo, hi, encoding, "
-            "data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
-    return written
+            rows += [(k, name, c, seg.lo, seg.hi, tag, p) for c, p in enumerate(pieces)]
+            nbytes += len(data)
+    return Encoded(rows=rows, nbytes=nbytes)
+
+
+def store(con: sqlite3.Connection, entry: str, at: int, columns: Encoded) -> int:
+    """Replace ``entry`` by ``columns``, built at version ``at``. Returns the bytes written."""
+    con.execute("DELETE FROM column_cache WHERE entry = ?", (entry,))
+    con.executemany(
+        "INSERT INTO column_cache (entry, segment, part, chunk, version, lo, hi, encoding, "
+        "data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(entry, k, name, c, at, lo, hi, tag, p) for k, name, c, lo, hi, tag, p in columns.rows],
+    )
+    return columns.nbytes

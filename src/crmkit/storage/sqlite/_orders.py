@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -12,7 +13,7 @@ import numpy.typing as npt
 from crmkit.columns import OrderColumns, OrderLineColumns
 from crmkit.errors import StorageError
 from crmkit.model import Order
-from crmkit.storage._batch import GroupedLines, group_lines, time_bounds
+from crmkit.storage._batch import group_lines, time_bounds
 from crmkit.storage.sqlite import _bulk, _cache, _lines
 from crmkit.storage.sqlite._collections import (
     SQLiteCollection,
@@ -187,16 +188,24 @@ class SQLiteOrders(SQLiteCollection[Order]):
             grouped = group_lines(orders, lines)
             return self._write_columns(orders, grouped.lines, grouped.counts, None)
         # Lines come grouped by order (the usual shape of a load), so the rows to write do not
-        # depend on the checks: run them in a thread while SQLite writes (it releases the GIL),
-        # and roll the batch back if they fail.
-        with ThreadPoolExecutor(1, thread_name_prefix="crmkit-check") as pool:
-            check = pool.submit(group_lines, orders, lines)
+        # depend on the checks: run them, and encode the scan cache, in a thread while SQLite
+        # writes (it releases the GIL); a failed check rolls the batch back.
+        with ThreadPoolExecutor(1, thread_name_prefix="crmkit-ingest") as pool:
+            jobs: list[Future[_Entries | None]] = []
+
+            def beside(empty: bool) -> Future[_Entries | None]:
+                jobs.append(pool.submit(_check_and_encode, orders, lines, counts, empty))
+                return jobs[-1]
+
             try:
-                return self._write_columns(orders, lines, counts, check)
-            except BaseException:
-                failed = check.exception()
+                return self._write_columns(orders, lines, counts, beside)
+            except Exception:
+                # An invalid batch is reported as such, whatever the writes hit meanwhile.
+                failed = jobs[0].exception() if jobs else None
                 if failed is not None:
                     raise failed from None
+                if not jobs:  # the writes failed before the checks started
+                    group_lines(orders, lines)
                 raise
 
     def _write_columns(
@@ -204,27 +213,61 @@ class SQLiteOrders(SQLiteCollection[Order]):
         orders: OrderColumns,
         lines: OrderLineColumns,
         counts: npt.NDArray[np.int64],
-        check: Future[GroupedLines] | None,
+        beside: Callable[[bool], Future[_Entries | None]] | None,
     ) -> int:
-        """Write a batch whose lines are grouped by order; ``check`` must pass before commit."""
+        """Write a batch whose lines are grouped by order.
+
+        ``beside(empty)``, if given, starts the checks of the batch (and, into an empty table,
+        the encoding of its cache entries); they must pass before anything commits.
+        """
         with self._store.transaction():
+            empty = self._store._run(_is_empty)
             blocks, offsets = self._store._run(lambda con: _lines.write(con, lines, counts))
             rows = _bulk.order_rows(orders, counts, blocks, offsets)
-            empty = self._store._bulk_insert("orders", _BULK_ORDERS, rows, len(orders))
-            if check is not None and not np.array_equal(check.result().counts, counts):
-                raise StorageError(  # pragma: no cover - both group lines the same way
-                    f"{self._store.path}: lines grouped differently by the checks. Report this."
-                )
+            side: list[Future[_Entries | None]] = []
+            self._store._bulk_insert(
+                "orders",
+                _BULK_ORDERS,
+                rows,
+                len(orders),
+                None if beside is None else lambda: side.append(beside(empty)),
+            )
+            cached = side[0].result() if side else None
             if not empty:
                 self._store._run(_lines.collect)
             self._store._touch("orders")
             if empty:  # the batch is the whole collection: cache its columns now
-                kept, parts = _sorted_orders(orders, lines, counts)
-                segs, line_segs = _cache.segments(kept["placed_at"], parts["n_lines"])
                 self._store._cache_store(
-                    "orders", None, {"orders": (kept, segs), "order_lines": (parts, line_segs)}
+                    "orders", None, cached or _cache_entries(orders, lines, counts)
                 )
         return len(orders)
+
+
+_Entries = dict[str, _cache.Encoded]
+
+
+def _is_empty(con: sqlite3.Connection) -> bool:
+    return con.execute("SELECT 1 FROM orders LIMIT 1").fetchone() is None
+
+
+def _check_and_encode(
+    orders: OrderColumns, lines: OrderLineColumns, counts: npt.NDArray[np.int64], empty: bool
+) -> _Entries | None:
+    """Check a batch written as grouped by ``counts``; its cache entries if ``empty``."""
+    if not np.array_equal(group_lines(orders, lines).counts, counts):
+        raise StorageError(  # pragma: no cover - both group the lines the same way
+            "upsert_columns: lines grouped differently by the checks. Report this."
+        )
+    return _cache_entries(orders, lines, counts) if empty else None
+
+
+def _cache_entries(
+    orders: OrderColumns, lines: OrderLineColumns, counts: npt.NDArray[np.int64]
+) -> _Entries:
+    """The cache entries of a batch that is the whole collection (lines grouped by order)."""
+    kept, parts = _sorted_orders(orders, lines, counts)
+    segs, line_segs = _cache.segments(kept["placed_at"], parts["n_lines"])
+    return {"orders": _cache.encoded(kept, segs), "order_lines": _cache.encoded(parts, line_segs)}
 
 
 #: Batches of at least this many orders are checked in a thread while they are written.

@@ -218,9 +218,17 @@ class SQLiteStore:
             con.executemany(sql, rows)
             return con.total_changes - before
 
-    def _bulk_insert(self, table: str, sql: str, rows: Iterable[Sequence[Any]], n: int) -> bool:
+    def _bulk_insert(
+        self,
+        table: str,
+        sql: str,
+        rows: Iterable[Sequence[Any]],
+        n: int,
+        inserted: Callable[[], object] | None = None,
+    ) -> bool:
         # Inside a transaction. Indexes of an empty table are cheaper to build after the load.
-        # Returns whether the table was empty before.
+        # Returns whether the table was empty before. ``inserted`` is called once the rows are
+        # in, before the indexes are rebuilt (SQLite holds no GIL meanwhile: start threads then).
         with self._lock, self._errors():
             con = self._con_open()
             empty = con.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is None
@@ -230,6 +238,8 @@ class SQLiteStore:
                 for name, _ in INDEXES[table]:
                     con.execute(f"DROP INDEX IF EXISTS {name}")
             con.executemany(sql, rows)
+            if inserted is not None:
+                inserted()
             if rebuild:
                 for statement in index_sql(table):
                     con.execute(statement)
@@ -268,7 +278,9 @@ class SQLiteStore:
         self,
         table: str,
         at: int | None,
-        entries: Mapping[str, tuple[Mapping[str, _cache.Array], Sequence[_cache.Segment]]],
+        entries: Mapping[
+            str, tuple[Mapping[str, _cache.Array], Sequence[_cache.Segment]] | _cache.Encoded
+        ],
     ) -> None:
         """Keep columns built at version ``at`` of ``table``, if no write happened since.
 
@@ -286,8 +298,8 @@ class SQLiteStore:
                 with self._errors():
                     now = _cache.version(con, table)
                     if at is None or now == at:
-                        for entry, (columns, parts) in entries.items():
-                            _cache.store(con, entry, now, columns, parts, _cache.PER_ORDER)
+                        for entry, got in entries.items():
+                            _cache.store(con, entry, now, _encoded(got))
                 return
             try:
                 con.execute("PRAGMA busy_timeout = 0")
@@ -297,8 +309,8 @@ class SQLiteStore:
                     con.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
                 try:
                     if _cache.version(con, table) == at:
-                        for entry, (columns, parts) in entries.items():
-                            _cache.store(con, entry, at, columns, parts, _cache.PER_ORDER)
+                        for entry, got in entries.items():
+                            _cache.store(con, entry, at, _encoded(got))
                     con.execute("COMMIT")
                 except BaseException:
                     if con.in_transaction:
@@ -496,6 +508,12 @@ class SQLiteStore:
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self._url!r})"
+
+
+def _encoded(
+    got: tuple[Mapping[str, _cache.Array], Sequence[_cache.Segment]] | _cache.Encoded,
+) -> _cache.Encoded:
+    return got if isinstance(got, _cache.Encoded) else _cache.encoded(*got)
 
 
 def _in_transaction(con: sqlite3.Connection) -> bool:

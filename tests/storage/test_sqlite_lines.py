@@ -186,3 +186,34 @@ def test_failed_check_beside_the_writes_rolls_back(
         assert _all(store) == before
         assert _blocks(tmp_path / "s.db") == (1 if before else 0)
         assert len(store.orders.columns()) == len(before)
+
+
+@pytest.mark.parametrize("variables", [32_766, 25, 12])
+def test_bulk_rows_in_groups_and_remainders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variables: int
+) -> None:
+    """Rows bound many per statement, in chunks, with remainders and a driver allowing few
+    variables (down to one row per statement) read back exactly, orders and events alike."""
+    from crmkit.columns import EventColumns
+    from crmkit.storage.sqlite import _bulk
+    from crmkit.testing._behaviour import event
+
+    monkeypatch.setattr(_bulk, "ROWS_PER_STATEMENT", 4)
+    monkeypatch.setattr(_bulk, "CHUNK_ROWS", 10)
+    values = _orders(27)
+    day = utc(2024, 1, 2) - utc(2024, 1, 1)
+    events = [
+        event(f"e{i:02d}", f"c{i % 3}" if i % 5 else None, utc(2024, 1, 1) + i * day)
+        for i in range(23)
+    ]
+    with SQLiteStore(tmp_path / "s.db") as store:
+        default = store._con.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, variables)
+        _ingest(store, values)
+        store.events.upsert_columns(EventColumns.from_events(events))
+        store._con.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, default)  # for the reads
+        assert _all(store) == values
+        assert store.orders.columns().equals(OrderColumns.from_orders(values))
+        assert sorted(store.events.get_many([e.event_id for e in events]).values(), key=str) == (
+            sorted(events, key=str)
+        )
+        assert store.events.columns().equals(EventColumns.from_events(events))

@@ -11,52 +11,106 @@ from __future__ import annotations
 import gc
 import itertools
 import json
-from collections.abc import Iterator, Sequence
+import sqlite3
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import attrs
 import numpy as np
 import numpy.typing as npt
 
 from crmkit.columns import EventColumns, OrderColumns
 
-__all__ = ["Concatenated", "concat_scan", "event_rows", "int_arrays", "order_rows", "str_arrays"]
+__all__ = [
+    "BulkRows",
+    "Concatenated",
+    "concat_scan",
+    "event_rows",
+    "int_arrays",
+    "order_rows",
+    "str_arrays",
+]
+
+
+#: Rows a bulk load binds per INSERT statement (fewer if the driver allows fewer variables):
+#: Python's sqlite3 then loops once per group of rows rather than once per row.
+ROWS_PER_STATEMENT = 250
+
+#: Rows a bulk load lays out at a time (bounds the Python objects alive at once).
+CHUNK_ROWS = 100_000
+
+
+@attrs.frozen(kw_only=True)
+class BulkRows:
+    """The rows of a bulk load, as column lists built chunk by chunk.
+
+    ``head``: ``INSERT ... (columns) VALUES``; ``values``: one row's ``(?, ..., 'constant')``
+    with one ``?`` per column that ``columns(start, stop)`` returns.
+    """
+
+    head: str
+    values: str
+    n: int
+    columns: Callable[[int, int], list[list[Any]]]
+
+    def execute(self, con: sqlite3.Connection) -> None:
+        """Insert every row: groups of rows per statement, then the remainder one by one."""
+        width = self.values.count("?")
+        limit = con.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        per = max(1, min(ROWS_PER_STATEMENT, limit // max(width, 1)))
+        group = f"{self.head} {', '.join([self.values] * per)}"
+        for start in range(0, self.n, CHUNK_ROWS):
+            stop = min(start + CHUNK_ROWS, self.n)
+            grid = np.empty((stop - start, width), dtype=object)
+            for j, column in enumerate(self.columns(start, stop)):
+                grid[:, j] = column
+            full = grid.shape[0] - grid.shape[0] % per
+            if full:
+                con.executemany(group, grid[:full].reshape(-1, per * width).tolist())
+            if full < grid.shape[0]:
+                con.executemany(f"{self.head} {self.values}", grid[full:].tolist())
 
 
 def order_rows(
     orders: OrderColumns,
     counts: npt.NDArray[np.int64],
-    blocks: list[int],
-    offsets: list[int],
-) -> Iterator[tuple[Any, ...]]:
-    """Rows of the ``orders`` table for a validated batch whose lines sit in line blocks."""
-    return zip(
-        orders.order_id.tolist(),
-        orders.customer_id.tolist(),
-        orders.placed_at.astype(np.int64).tolist(),
-        orders.currency.tolist(),
-        orders.total_minor.tolist(),
-        [x or None for x in orders.shipping_minor.tolist()],
-        [x or None for x in orders.tax_minor.tolist()],
-        orders.status.tolist(),
-        orders.channel.tolist(),
-        counts.tolist(),
-        blocks,
-        offsets,
-        strict=True,
-    )
+    blocks: npt.NDArray[np.int64],
+    offsets: npt.NDArray[np.int64],
+) -> Callable[[int, int], list[list[Any]]]:
+    """Column lists of ``orders`` table rows for a validated batch whose lines sit in blocks."""
+
+    def columns(a: int, b: int) -> list[list[Any]]:
+        return [
+            orders.order_id[a:b].tolist(),
+            orders.customer_id[a:b].tolist(),
+            orders.placed_at[a:b].astype(np.int64).tolist(),
+            orders.currency[a:b].tolist(),
+            orders.total_minor[a:b].tolist(),
+            [x or None for x in orders.shipping_minor[a:b].tolist()],
+            [x or None for x in orders.tax_minor[a:b].tolist()],
+            orders.status[a:b].tolist(),
+            orders.channel[a:b].tolist(),
+            counts[a:b].tolist(),
+            blocks[a:b].tolist(),
+            offsets[a:b].tolist(),
+        ]
+
+    return columns
 
 
-def event_rows(events: EventColumns) -> Iterator[tuple[Any, ...]]:
-    """Rows of the ``events`` table from a validated batch (``""`` ids become NULL)."""
-    return zip(
-        events.event_id.tolist(),
-        [x or None for x in events.customer_id.tolist()],
-        [x or None for x in events.anonymous_id.tolist()],
-        events.type.tolist(),
-        events.at.astype(np.int64).tolist(),
-        itertools.repeat("{}"),
-        strict=False,
-    )
+def event_rows(events: EventColumns) -> Callable[[int, int], list[list[Any]]]:
+    """Column lists of ``events`` table rows from a validated batch (``""`` ids become NULL)."""
+
+    def columns(a: int, b: int) -> list[list[Any]]:
+        return [
+            events.event_id[a:b].tolist(),
+            [x or None for x in events.customer_id[a:b].tolist()],
+            [x or None for x in events.anonymous_id[a:b].tolist()],
+            events.type[a:b].tolist(),
+            events.at[a:b].astype(np.int64).tolist(),
+        ]
+
+    return columns
 
 
 class Concatenated:

@@ -40,8 +40,10 @@ __all__ = [
     "encoded",
     "from_ascii",
     "load",
+    "narrow_text",
     "segments",
     "store",
+    "text_width",
     "to_ascii",
     "version",
 ]
@@ -60,22 +62,52 @@ _INTS = (np.dtype("<i1"), np.dtype("<i2"), np.dtype("<i4"), np.dtype("<i8"))
 Array = np.ndarray[Any, Any]
 
 
+def text_width(values: Array) -> int:
+    """The characters of the longest value of a unicode column (at least 1).
+
+    NumPy string operations often give columns far wider than their values (``"p-" + str(i)``
+    is ``<U23``); storing at this width instead keeps padding out of the file.
+
+    Examples:
+        >>> text_width(np.array(["p-1", "p-22"], dtype="<U23"))
+        4
+    """
+    if values.size == 0 or values.dtype.itemsize == 0:
+        return 1
+    return max(int(np.char.str_len(values).max()), 1)
+
+
+def narrow_text(values: Array) -> Array:
+    """A unicode column at ``text_width`` (little-endian), the values unchanged.
+
+    Examples:
+        >>> narrow_text(np.array(["é", "ab"], dtype="<U9")).dtype.str
+        '<U2'
+    """
+    return values.astype(f"<U{text_width(values)}")
+
+
 def to_ascii(values: Array) -> Array | None:
     """Unicode text as one byte per character (``S`` dtype), or None if a character is not ASCII.
 
-    Works on the code points directly: the same bytes as ``astype("S")`` at memory speed.
+    Works on the code points directly: the same bytes as ``astype("S")`` at memory speed, at
+    the width of the longest value (see ``text_width``).
 
     Examples:
-        >>> to_ascii(np.array(["ab", "c"])).tolist(), to_ascii(np.array(["é"]))
+        >>> to_ascii(np.array(["ab", "c"], dtype="<U8")).tolist(), to_ascii(np.array(["é"]))
         ([b'ab', b'c'], None)
+        >>> to_ascii(np.array(["ab", "c"], dtype="<U8")).dtype.str
+        '|S2'
     """
     width = values.dtype.itemsize // 4
     if values.size == 0 or width == 0:
         return np.empty(values.size, dtype=f"S{max(width, 1)}")
+    used = min(text_width(values), width)
     codes = np.ascontiguousarray(values).view(values.dtype.byteorder.replace("|", "=") + "u4")
+    codes = codes.reshape(values.size, width)[:, :used]
     if int(codes.max()) >= 128:
         return None
-    out: Array = codes.astype(np.uint8).view(f"S{width}").reshape(values.shape)
+    out: Array = np.ascontiguousarray(codes.astype(np.uint8)).view(f"S{used}").reshape(values.shape)
     return out
 
 
@@ -109,8 +141,8 @@ def encode(values: Array) -> tuple[str, bytes]:
     if kind == "U" and values.dtype.itemsize:
         narrow = to_ascii(values)
         if narrow is None:
-            little = values.dtype.newbyteorder("<")
-            return f"raw:{little.str}", values.astype(little).tobytes()
+            little = narrow_text(values)
+            return f"raw:{little.dtype.str}", little.tobytes()
         return f"ascii:{narrow.dtype.str}", narrow.tobytes()
     if kind == "i" and n:
         lo, hi = int(values.min()), int(values.max())

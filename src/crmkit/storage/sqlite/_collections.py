@@ -292,9 +292,14 @@ class SQLiteEvents(SQLiteCollection[Event]):
 
     def upsert_columns(self, events: EventColumns) -> int:
         check_events(events)
-        rows = _bulk.event_rows(events)
+        rows = _bulk.BulkRows(
+            head=self._insert.partition(" VALUES ")[0] + " VALUES",
+            values="(?, ?, ?, ?, ?, '{}')",
+            n=len(events),
+            columns=_bulk.event_rows(events),
+        )
         with self._store.transaction():
-            empty = self._store._bulk_insert("events", self._insert, rows, len(events))
+            empty = self._store._bulk_insert("events", rows)
             self._store._touch("events")
             if empty:  # the batch is the whole collection: cache its columns now
                 order = _time_key_order(events.at, events.event_id)

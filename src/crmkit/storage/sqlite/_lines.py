@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from crmkit.columns import OrderLineColumns
-from crmkit.storage.sqlite._cache import from_ascii, to_ascii
+from crmkit.storage.sqlite._cache import from_ascii, narrow_text, to_ascii
 
 __all__ = ["FIELDS", "collect", "gather", "resolve", "write"]
 
@@ -37,7 +37,7 @@ Array = np.ndarray[Any, Any]
 def _narrow(values: Array) -> Array:
     if values.dtype.kind == "U":
         narrow = to_ascii(values)
-        return values.astype(values.dtype.newbyteorder("<")) if narrow is None else narrow
+        return narrow_text(values) if narrow is None else narrow
     if not values.size:
         return values.astype("<i1")
     lo, hi = int(values.min()), int(values.max())
@@ -61,7 +61,7 @@ def _cuts(counts: npt.NDArray[np.int64], width: int) -> list[tuple[int, int]]:
 
 def write(
     con: sqlite3.Connection, lines: OrderLineColumns, counts: npt.NDArray[np.int64]
-) -> tuple[list[int], list[int]]:
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Store the lines of a batch (grouped by order) in blocks; each order's block and offset."""
     arrays = [_narrow(getattr(lines, f)) for f in FIELDS]
     width = sum(a.dtype.itemsize for a in arrays)
@@ -82,7 +82,7 @@ def write(
         )
         blocks[a:b] = int(cur.lastrowid or 0)
         offsets[a:b] = (ends[a:b] - counts[a:b]) - lo
-    return blocks.tolist(), offsets.tolist()
+    return blocks, offsets
 
 
 def collect(con: sqlite3.Connection) -> int:

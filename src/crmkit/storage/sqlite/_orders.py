@@ -223,14 +223,15 @@ class SQLiteOrders(SQLiteCollection[Order]):
         with self._store.transaction():
             empty = self._store._run(_is_empty)
             blocks, offsets = self._store._run(lambda con: _lines.write(con, lines, counts))
-            rows = _bulk.order_rows(orders, counts, blocks, offsets)
+            rows = _bulk.BulkRows(
+                head=_BULK_ORDERS_HEAD,
+                values=_BULK_ORDERS_VALUES,
+                n=len(orders),
+                columns=_bulk.order_rows(orders, counts, blocks, offsets),
+            )
             side: list[Future[_Entries | None]] = []
             self._store._bulk_insert(
-                "orders",
-                _BULK_ORDERS,
-                rows,
-                len(orders),
-                None if beside is None else lambda: side.append(beside(empty)),
+                "orders", rows, None if beside is None else lambda: side.append(beside(empty))
             )
             cached = side[0].result() if side else None
             if not empty:
@@ -292,12 +293,13 @@ def _run_counts(orders: OrderColumns, lines: OrderLineColumns) -> npt.NDArray[np
 _JSON_CELLS = ("products", "quantities", "unit_prices", "discounts", "categories")
 
 # Orders of a columnar batch: lines in a block, JSON line cells left empty.
-_BULK_ORDERS = (
+_BULK_ORDERS_HEAD = (
     "INSERT OR REPLACE INTO orders (order_id, customer_id, placed_at, currency, total_minor, "
     "shipping_minor, tax_minor, status, channel, attributes, n_lines, line_products, "
     "line_quantities, line_unit_prices, line_discounts, line_categories, line_block, "
-    "line_offset) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '{}', ?, '', '', '', '', '', ?, ?)"
+    "line_offset) VALUES"
 )
+_BULK_ORDERS_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, '{}', ?, '', '', '', '', '', ?, ?)"
 
 
 def _sorted_orders(

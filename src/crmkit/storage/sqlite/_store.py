@@ -219,12 +219,7 @@ class SQLiteStore:
             return con.total_changes - before
 
     def _bulk_insert(
-        self,
-        table: str,
-        sql: str,
-        rows: Iterable[Sequence[Any]],
-        n: int,
-        inserted: Callable[[], object] | None = None,
+        self, table: str, rows: _bulk.BulkRows, inserted: Callable[[], object] | None = None
     ) -> bool:
         # Inside a transaction. Indexes of an empty table are cheaper to build after the load.
         # Returns whether the table was empty before. ``inserted`` is called once the rows are
@@ -232,12 +227,12 @@ class SQLiteStore:
         with self._lock, self._errors():
             con = self._con_open()
             empty = con.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is None
-            rebuild = empty and n >= BULK_REINDEX_ROWS
-            self._restart_wal |= n >= BULK_REINDEX_ROWS
+            rebuild = empty and rows.n >= BULK_REINDEX_ROWS
+            self._restart_wal |= rows.n >= BULK_REINDEX_ROWS
             if rebuild:
                 for name, _ in INDEXES[table]:
                     con.execute(f"DROP INDEX IF EXISTS {name}")
-            con.executemany(sql, rows)
+            rows.execute(con)
             if inserted is not None:
                 inserted()
             if rebuild:

@@ -217,3 +217,40 @@ def test_bulk_rows_in_groups_and_remainders(
             sorted(events, key=str)
         )
         assert store.events.columns().equals(EventColumns.from_events(events))
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 23])
+def test_bulk_rows_bind_constant_columns_once(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
+    """Columns holding one value (text, NULL) are bound once per statement, the others per row;
+    literal terms stay in the statement; groups, chunks and remainders keep the row order."""
+    from crmkit.storage.sqlite import _bulk
+
+    monkeypatch.setattr(_bulk, "ROWS_PER_STATEMENT", 4)
+    monkeypatch.setattr(_bulk, "CHUNK_ROWS", 10)
+    con = sqlite3.connect(":memory:")
+    con.execute("CREATE TABLE t (k INTEGER, cur TEXT, lit TEXT, opt INTEGER, name TEXT)")
+    keys = np.arange(n, dtype=np.int64) * 3
+    names = np.array([f"n{i % 2}" for i in range(n)], dtype="<U9")
+    rows = _bulk.BulkRows(
+        head="INSERT INTO t (k, cur, lit, opt, name) VALUES",
+        terms=("?", "?", "'{}'", "?", "?"),
+        columns=(
+            _bulk.BulkColumn(values=keys),
+            _bulk.BulkColumn(values=np.full(n, "EUR")),
+            _bulk.BulkColumn(values=np.zeros(n, np.int64), none_if_falsy=True),
+            _bulk.BulkColumn(values=names),
+        ),
+    )
+    rows.execute(con)
+    got = con.execute("SELECT k, cur, lit, opt, name FROM t ORDER BY rowid").fetchall()
+    assert got == [(3 * i, "EUR", "{}", None, f"n{i % 2}") for i in range(n)]
+    same = _bulk.BulkRows(
+        head="INSERT INTO t (k, cur) VALUES",
+        terms=("?", "?"),
+        columns=(
+            _bulk.BulkColumn(values=np.full(n, 5)),
+            _bulk.BulkColumn(values=np.full(n, "x")),
+        ),
+    )
+    same.execute(con)
+    assert con.execute("SELECT count(*) FROM t WHERE k = 5 AND cur = 'x'").fetchone() == (n,)

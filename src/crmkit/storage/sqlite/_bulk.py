@@ -12,7 +12,7 @@ import gc
 import itertools
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -22,6 +22,7 @@ import numpy.typing as npt
 from crmkit.columns import EventColumns, OrderColumns
 
 __all__ = [
+    "BulkColumn",
     "BulkRows",
     "Concatenated",
     "concat_scan",
@@ -41,34 +42,108 @@ CHUNK_ROWS = 100_000
 
 
 @attrs.frozen(kw_only=True)
-class BulkRows:
-    """The rows of a bulk load, as column lists built chunk by chunk.
+class BulkColumn:
+    """One bound column of a bulk load: a validated 1-D array (integers or text).
 
-    ``head``: ``INSERT ... (columns) VALUES``; ``values``: one row's ``(?, ..., 'constant')``
-    with one ``?`` per column that ``columns(start, stop)`` returns.
+    ``none_if_falsy`` stores ``0``/``""`` as NULL (optional amounts, absent ids).
+
+    Examples:
+        >>> col = BulkColumn(values=np.array([0, 490, 0]), none_if_falsy=True)
+        >>> col.chunk(0, 3), col.constant()
+        ([None, 490, None], None)
+        >>> BulkColumn(values=np.array(["EUR", "EUR"])).constant()
+        ('EUR',)
+    """
+
+    values: np.ndarray[Any, Any]
+    none_if_falsy: bool = False
+
+    def chunk(self, start: int, stop: int) -> list[Any]:
+        """Rows ``[start, stop)`` as Python values."""
+        out: list[Any] = self.values[start:stop].tolist()
+        return [x or None for x in out] if self.none_if_falsy else out
+
+    def constant(self) -> tuple[Any] | None:
+        """``(value,)`` if every row holds the same value, else None."""
+        v = self.values
+        if not v.size or not bool((v == v[0]).all()):
+            return None
+        return (self.chunk(0, 1)[0],)
+
+
+@attrs.frozen(kw_only=True)
+class BulkRows:
+    """The rows of a bulk load into one table.
+
+    ``head`` is ``INSERT ... (columns) VALUES``; ``terms`` gives one SQL term per table column:
+    ``?`` for the next of ``columns``, or a constant written into the statement (``'{}'``).
+    Rows are bound many per statement, chunk by chunk. A column holding one value in every row
+    (a shop's single currency, an unused optional amount) is bound once per statement as a
+    numbered parameter instead of once per row: binding text is most of the cost of a load.
     """
 
     head: str
-    values: str
-    n: int
-    columns: Callable[[int, int], list[list[Any]]]
+    terms: tuple[str, ...]
+    columns: tuple[BulkColumn, ...]
+
+    @property
+    def n(self) -> int:
+        """The number of rows."""
+        return int(self.columns[0].values.size) if self.columns else 0
+
+    def _statement(self, rows: int, numbers: list[int | None], width: int, shared: int) -> str:
+        """The INSERT of ``rows`` rows: ``numbers[j]`` is the parameter of a constant column
+        ``j``, None for a column bound per row (``shared + r * width + its place``)."""
+        out, varying = [], [j for j, k in enumerate(numbers) if k is None]
+        place = {j: i for i, j in enumerate(varying)}
+        for r in range(rows):
+            it = iter(range(len(numbers)))
+            row = []
+            for term in self.terms:
+                if term != "?":
+                    row.append(term)
+                    continue
+                j = next(it)
+                k = numbers[j]
+                row.append(f"?{k if k is not None else shared + r * width + place[j] + 1}")
+            out.append(f"({', '.join(row)})")
+        return f"{self.head} {', '.join(out)}"
 
     def execute(self, con: sqlite3.Connection) -> None:
         """Insert every row: groups of rows per statement, then the remainder one by one."""
-        width = self.values.count("?")
+        if self.terms.count("?") != len(self.columns):
+            raise ValueError("BulkRows: one column per '?' term")  # pragma: no cover
+        found = [c.constant() for c in self.columns]
+        consts = [f[0] for f in found if f is not None]
+        numbers: list[int | None] = []
+        for f in found:
+            numbers.append(None if f is None else sum(k is not None for k in numbers) + 1)
+        varying = [c for c, f in zip(self.columns, found, strict=True) if f is None]
+        width, shared = len(varying), len(consts)
         limit = con.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        per = max(1, min(ROWS_PER_STATEMENT, limit // max(width, 1)))
-        group = f"{self.head} {', '.join([self.values] * per)}"
+        per = max(1, min(ROWS_PER_STATEMENT, (limit - shared) // max(width, 1)))
+        group = self._statement(per, numbers, width, shared)
+        single = self._statement(1, numbers, width, shared)
+        step = per * width
         for start in range(0, self.n, CHUNK_ROWS):
-            stop = min(start + CHUNK_ROWS, self.n)
-            grid = np.empty((stop - start, width), dtype=object)
-            for j, column in enumerate(self.columns(start, stop)):
-                grid[:, j] = column
-            full = grid.shape[0] - grid.shape[0] % per
+            m = min(CHUNK_ROWS, self.n - start)
+            flat: list[Any] = [None] * (m * width)
+            for j, column in enumerate(varying):
+                flat[j::width] = column.chunk(start, start + m)
+            full = m - m % per
+            if not width:  # every column is constant: the same parameters for every row
+                con.executemany(group, [consts] * (full // per))
+                con.executemany(single, [consts] * (m - full))
+                continue
             if full:
-                con.executemany(group, grid[:full].reshape(-1, per * width).tolist())
-            if full < grid.shape[0]:
-                con.executemany(f"{self.head} {self.values}", grid[full:].tolist())
+                con.executemany(
+                    group, [consts + flat[i : i + step] for i in range(0, full * width, step)]
+                )
+            if full < m:
+                con.executemany(
+                    single,
+                    [consts + flat[i : i + width] for i in range(full * width, m * width, width)],
+                )
 
 
 def order_rows(
@@ -76,41 +151,34 @@ def order_rows(
     counts: npt.NDArray[np.int64],
     blocks: npt.NDArray[np.int64],
     offsets: npt.NDArray[np.int64],
-) -> Callable[[int, int], list[list[Any]]]:
-    """Column lists of ``orders`` table rows for a validated batch whose lines sit in blocks."""
-
-    def columns(a: int, b: int) -> list[list[Any]]:
-        return [
-            orders.order_id[a:b].tolist(),
-            orders.customer_id[a:b].tolist(),
-            orders.placed_at[a:b].astype(np.int64).tolist(),
-            orders.currency[a:b].tolist(),
-            orders.total_minor[a:b].tolist(),
-            [x or None for x in orders.shipping_minor[a:b].tolist()],
-            [x or None for x in orders.tax_minor[a:b].tolist()],
-            orders.status[a:b].tolist(),
-            orders.channel[a:b].tolist(),
-            counts[a:b].tolist(),
-            blocks[a:b].tolist(),
-            offsets[a:b].tolist(),
-        ]
-
-    return columns
+) -> tuple[BulkColumn, ...]:
+    """The bound columns of ``orders`` table rows for a validated batch whose lines sit in
+    blocks (order id ... channel, line count, block, offset)."""
+    return (
+        BulkColumn(values=orders.order_id),
+        BulkColumn(values=orders.customer_id),
+        BulkColumn(values=orders.placed_at.astype(np.int64)),
+        BulkColumn(values=orders.currency),
+        BulkColumn(values=orders.total_minor),
+        BulkColumn(values=orders.shipping_minor, none_if_falsy=True),
+        BulkColumn(values=orders.tax_minor, none_if_falsy=True),
+        BulkColumn(values=orders.status),
+        BulkColumn(values=orders.channel),
+        BulkColumn(values=counts),
+        BulkColumn(values=blocks),
+        BulkColumn(values=offsets),
+    )
 
 
-def event_rows(events: EventColumns) -> Callable[[int, int], list[list[Any]]]:
-    """Column lists of ``events`` table rows from a validated batch (``""`` ids become NULL)."""
-
-    def columns(a: int, b: int) -> list[list[Any]]:
-        return [
-            events.event_id[a:b].tolist(),
-            [x or None for x in events.customer_id[a:b].tolist()],
-            [x or None for x in events.anonymous_id[a:b].tolist()],
-            events.type[a:b].tolist(),
-            events.at[a:b].astype(np.int64).tolist(),
-        ]
-
-    return columns
+def event_rows(events: EventColumns) -> tuple[BulkColumn, ...]:
+    """The bound columns of ``events`` table rows from a validated batch (``""`` ids: NULL)."""
+    return (
+        BulkColumn(values=events.event_id),
+        BulkColumn(values=events.customer_id, none_if_falsy=True),
+        BulkColumn(values=events.anonymous_id, none_if_falsy=True),
+        BulkColumn(values=events.type),
+        BulkColumn(values=events.at.astype(np.int64)),
+    )
 
 
 class Concatenated:

@@ -294,8 +294,7 @@ class SQLiteEvents(SQLiteCollection[Event]):
         check_events(events)
         rows = _bulk.BulkRows(
             head=self._insert.partition(" VALUES ")[0] + " VALUES",
-            values="(?, ?, ?, ?, ?, '{}')",
-            n=len(events),
+            terms=("?", "?", "?", "?", "?", "'{}'"),
             columns=_bulk.event_rows(events),
         )
         with self._store.transaction():

@@ -225,8 +225,7 @@ class SQLiteOrders(SQLiteCollection[Order]):
             blocks, offsets = self._store._run(lambda con: _lines.write(con, lines, counts))
             rows = _bulk.BulkRows(
                 head=_BULK_ORDERS_HEAD,
-                values=_BULK_ORDERS_VALUES,
-                n=len(orders),
+                terms=_BULK_ORDERS_TERMS,
                 columns=_bulk.order_rows(orders, counts, blocks, offsets),
             )
             side: list[Future[_Entries | None]] = []
@@ -299,7 +298,7 @@ _BULK_ORDERS_HEAD = (
     "line_quantities, line_unit_prices, line_discounts, line_categories, line_block, "
     "line_offset) VALUES"
 )
-_BULK_ORDERS_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, '{}', ?, '', '', '', '', '', ?, ?)"
+_BULK_ORDERS_TERMS = ("?",) * 9 + ("'{}'", "?") + ("''",) * 5 + ("?", "?")
 
 
 def _sorted_orders(

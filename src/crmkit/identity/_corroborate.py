@@ -53,14 +53,31 @@ def _mix(a: IntArray, b: IntArray) -> IntArray:
     return (h >> np.uint64(1)).astype(np.int64)
 
 
+def _run_starts(label: IntArray) -> IntArray:
+    """Positions where a run of equal labels starts (``label`` sorted)."""
+    first = np.ones(label.size, bool)
+    first[1:] = label[1:] != label[:-1]
+    return np.flatnonzero(first)
+
+
+def _distinct(a: IntArray, b: IntArray) -> tuple[IntArray, IntArray, IntArray, IntArray]:
+    """The distinct pairs ``(a, b)`` sorted by ``a`` then ``b``, the position of the first of
+    each, and the pair of each position (``np.unique(..., axis=1)`` by one lexsort)."""
+    order = np.lexsort((b, a))
+    sa, sb = a[order], b[order]
+    new = np.ones(order.size, bool)
+    new[1:] = (sa[1:] != sa[:-1]) | (sb[1:] != sb[:-1])
+    inv = np.empty(order.size, np.int64)
+    inv[order] = np.cumsum(new) - 1
+    return sa[new], sb[new], order[new], inv
+
+
 def _pairs_within(label: IntArray) -> tuple[IntArray, IntArray]:
     """Every pair of positions ``i < j`` with equal labels (``label`` sorted)."""
     n = label.size
     if n < 2:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    first = np.ones(n, bool)
-    first[1:] = label[1:] != label[:-1]
-    starts = np.flatnonzero(first)
+    starts = _run_starts(label)
     sizes = np.diff(np.append(starts, n))
     pos = np.arange(n, dtype=np.int64)
     partners = np.repeat(starts + sizes, sizes) - pos - 1
@@ -229,15 +246,14 @@ def corroborated(code: IntArray, support: IntArray, fields: Mapping[str, StrArra
     if idx.size == 0:
         return out
     # one combo per distinct (value, corroborating value), sorted by value
-    combos, first, inv = np.unique(
-        np.stack([code[idx], support[idx]]), axis=1, return_index=True, return_inverse=True
-    )
-    m = combos.shape[1]
-    values, counts = np.unique(combos[0], return_counts=True)
+    value, sup, first, inv = _distinct(code[idx], support[idx])
+    m = value.size
+    starts = _run_starts(value)
+    values, counts = value[starts], np.diff(np.append(starts, m))
     if counts.max() < 2:
         return out
     fuzzy = np.repeat((counts > 1) & (counts <= MAX_FUZZY_NAMES), counts)
-    i, j = _pairs_within(np.where(fuzzy, combos[0], -1 - np.arange(m)))
+    i, j = _pairs_within(np.where(fuzzy, value, -1 - np.arange(m)))
     rep = idx[first]
     spelled = np.ones(i.size, bool)
     x_for_y = np.zeros(i.size, bool)
@@ -256,13 +272,13 @@ def corroborated(code: IntArray, support: IntArray, fields: Mapping[str, StrArra
     # a group's id: its smallest corroborating code (the same in any subset of whole values)
     gid = np.full(m, np.iinfo(np.int64).max, np.int64)
     alive = label >= 0
-    np.minimum.at(gid, label[alive], combos[1][alive])
+    np.minimum.at(gid, label[alive], sup[alive])
     group = np.where(alive, gid[np.maximum(label, 0)], -1)
     value_of = np.repeat(np.arange(values.size), counts)
-    distinct = np.unique(np.stack([value_of, group]), axis=1)
-    several = values[np.bincount(distinct[0], minlength=values.size) > 1]
+    distinct_value = _distinct(value_of, group)[0]
+    several = values[np.bincount(distinct_value, minlength=values.size) > 1]
     multi = has & np.isin(code, several)
     per_record = np.full(code.size, -1, np.int64)
-    per_record[idx] = group[inv.reshape(-1)]
+    per_record[idx] = group[inv]
     out[multi] = np.where(per_record[multi] >= 0, _mix(code[multi], per_record[multi]), -1)
     return out

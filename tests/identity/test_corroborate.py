@@ -9,7 +9,12 @@ import pytest
 
 import crmkit.identity as ci
 from crmkit.datasets import synthetic_shop
-from crmkit.identity._corroborate import compatible_names, corroborated, name_relations
+from crmkit.identity._corroborate import (
+    MAX_FUZZY_NAMES,
+    compatible_names,
+    corroborated,
+    name_relations,
+)
 
 
 def inbox(first_names: list[str], email: str = "family@mail.de") -> dict[str, Any]:
@@ -114,6 +119,17 @@ def test_several_corroborating_fields_must_all_agree() -> None:
     support = np.array([11, 12, 13])
     out = corroborated(code, support, {"first_name": names, "birth_date": dob})
     assert out[0] == out[1] != out[2]
+
+
+def test_a_value_with_very_many_names_compares_them_exactly() -> None:
+    """A value seen with more than MAX_FUZZY_NAMES names is no household: only equal names link
+    (Tobias/Tboias stay apart there), and comparing them costs no pairwise work."""
+    many = np.array([f"name{i:03d}" for i in range(MAX_FUZZY_NAMES)] + ["tobias", "tboias"])
+    code = np.full(many.size, 4)
+    out = corroborated(code, np.arange(many.size) + 1, {"first_name": many})
+    assert np.unique(out).size == many.size
+    few = corroborated(code[-2:], np.array([1, 2]), {"first_name": many[-2:]})
+    assert few[0] == few[1]
 
 
 def test_synthetic_shop_accuracy() -> None:

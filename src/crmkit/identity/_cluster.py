@@ -23,7 +23,7 @@ from scipy.sparse.csgraph import connected_components
 
 from crmkit.identity._policy import StitchingPolicy
 
-__all__ = ["Clustering", "EdgeSet", "cluster", "corroborated", "key_edges"]
+__all__ = ["Clustering", "EdgeSet", "cluster", "key_edges"]
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -54,33 +54,6 @@ class EdgeSet:
             score=np.concatenate([p.score for p in parts]),
             evidence=np.concatenate([p.evidence for p in parts]),
         )
-
-
-def _mix(a: IntArray, b: IntArray) -> IntArray:
-    h = a.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) ^ b.astype(np.uint64)
-    h = (h ^ (h >> np.uint64(29))) * np.uint64(0xBF58476D1CE4E5B9)
-    return (h >> np.uint64(1)).astype(np.int64)
-
-
-def corroborated(code: IntArray, support: IntArray) -> IntArray:
-    """Link codes of a rule that needs corroboration (e.g. a phone needs a compatible first name).
-
-    ``code``: the identifier value of each record (-1: none); ``support``: the corroborating value
-    (-1: none). A value seen with at most one distinct corroborating value links all its records.
-    A value seen with several (a household phone or inbox) links only records that agree on the
-    corroborating value; records without one are not linked by it (ambiguous).
-    """
-    out = code.copy()
-    has = code >= 0
-    if not has.any():
-        return out
-    idx = np.flatnonzero(has & (support >= 0))
-    pairs = np.unique(np.stack([code[idx], support[idx]]), axis=1)
-    vals, counts = np.unique(pairs[0], return_counts=True)
-    shared = vals[counts > 1]
-    multi = has & np.isin(code, shared)
-    out[multi] = np.where(support[multi] >= 0, _mix(code[multi], support[multi]), -1)
-    return out
 
 
 def key_edges(link_codes: Mapping[int, IntArray], rank: IntArray) -> EdgeSet:

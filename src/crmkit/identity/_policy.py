@@ -104,9 +104,10 @@ class IdentifierPolicy:
     Fellegi–Sunter) and those below ``min_score`` are ignored. ``corroborate``: normalized fields
     (e.g. ``("first_name",)``) that guard a shared value: a value seen with several distinct
     corroborating values (a household phone or inbox, detected by that cardinality) links only
-    records that agree on them, and records without them are not linked by it. Names are compared
-    on their initial after nickname folding (Bob/Robert, Ann/Anne and typos after the first letter
-    agree; Anna/Ben do not).
+    records that agree on them, and records without them are not linked by it. First names agree
+    when they are one name spelled two ways (Tobias/Tboias, Ann/Anne) or one stands for the other
+    (Bob/Robert, Sam/Samuel, J/Jacob); Thomas/Tobias do not, and a name that may stand for two
+    others (Jo: Joseph, Johanna) links neither.
 
     Examples:
         >>> p = IdentifierPolicy(kind="loyalty_card", priority=1, limit=1, immutable=True)
@@ -227,7 +228,7 @@ class StitchingPolicy:
     def default(cls) -> StitchingPolicy:
         """Blocked values, limits (customer_id 1 ever, loyalty_card 1, email 5, phone 3), merge
         protection (immutable customer ids, at most 50 records per entity, a shared email or phone
-        links only records with the same first initial), two composite rules (name + birth date,
+        links only records with compatible first names), two composite rules (name + birth date,
         name + street + postcode) and the scored rule ``fellegi_sunter`` of probabilistic links
         (match probability >= 0.99)."""
         common = PLACEHOLDERS

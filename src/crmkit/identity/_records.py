@@ -42,10 +42,6 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 KEY_SEP = "|"
 _KNOWN = ("record_id", "source", "observed_at", *FIELDS)
-_NAMES = frozenset({"first_name", "last_name"})
-#: Letters of a name that corroboration compares: the initial, after nickname folding (tolerates
-#: typos and variants such as Ann/Anne; measured best on the synthetic shop's truth).
-CORROBORATE_LETTERS = 1
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -363,10 +359,6 @@ def keys_of_fields(fields: Mapping[str, Field], policy: StitchingPolicy, n: int)
     blocked: dict[str, BoolArray] = {}
     support: dict[str, IntArray] = {}
     hashes = {k: hash_text(f.value) for k, f in fields.items()}
-    prefix_hashes = {
-        k: hash_text(f.value.astype(f"<U{CORROBORATE_LETTERS}")) if k in _NAMES else hashes[k]
-        for k, f in fields.items()
-    }
     for p in policy.ordered():
         if p.scored:  # its links come from a matcher, with scores
             codes[p.kind] = np.full(n, -1, np.int64)
@@ -374,7 +366,7 @@ def keys_of_fields(fields: Mapping[str, Field], policy: StitchingPolicy, n: int)
             continue
         code, ok = _combine(hashes, fields, p.fields, n)
         if p.corroborate:
-            sup, sup_ok = _combine(prefix_hashes, fields, p.corroborate, n)
+            sup, sup_ok = _combine(hashes, fields, p.corroborate, n)
             support[p.kind] = np.where(sup_ok, sup, -1)
         bad = np.zeros(n, bool)
         explicit = (

@@ -9,14 +9,8 @@ import numpy as np
 import numpy.typing as npt
 
 from crmkit.identity._audit import DecisionKind
-from crmkit.identity._cluster import (
-    MUST_LINK,
-    EdgeSet,
-    cluster,
-    components,
-    corroborated,
-    key_edges,
-)
+from crmkit.identity._cluster import MUST_LINK, EdgeSet, cluster, components, key_edges
+from crmkit.identity._corroborate import corroborated
 from crmkit.identity._decide import separations_of
 from crmkit.identity._records import key_text
 
@@ -48,8 +42,11 @@ def resolve_subset(graph: IdentityGraph, idx: IntArray, *, changed: IntArray) ->
     ordered = policy.ordered()
     rules = [p.kind for p in ordered]
     codes = {r: graph.keys.code[k][idx] for r, k in enumerate(rules)}
+    fields = graph.keys.fields
     link = {
-        r: corroborated(codes[r], graph.keys.support[k][idx]) if k in graph.keys.support
+        r: corroborated(codes[r], graph.keys.support[k][idx],
+                        {f: fields[f].value[idx] for f in policy.get(k).corroborate})
+        if k in graph.keys.support
         else codes[r]
         for r, k in enumerate(rules)
     }  # fmt: skip

@@ -7,17 +7,15 @@ against). Levels are computed once per distinct pair of values and broadcast to 
 
 from __future__ import annotations
 
-import functools
 from typing import Any, ClassVar, Literal
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 
-from crmkit._data import nicknames as _name_nicknames
 from crmkit.errors import InvalidInputError
-from crmkit.identity._nicknames import nicknames
-from crmkit.identity._text import digits_only, map_unique, strip_accents
+from crmkit.identity._nicknames import formal_sets, nicknames, share_formal
+from crmkit.identity._text import digits_only, map_unique
 from crmkit.identity.linkage._columns import Encoded, LinkageTable
 from crmkit.identity.linkage._strings import Coded, dl_pairs, jaccard_bigrams, jw_pairs
 
@@ -218,51 +216,6 @@ def _canonical(values: StrArray) -> StrArray:
     return out
 
 
-@functools.cache
-def _formal_table() -> tuple[StrArray, StrArray]:
-    """(nickname, formal name) rows of the package's nickname table, lower case without accents,
-    sorted by nickname; a nickname of several names has one row per name."""
-    rows = sorted(
-        {
-            (strip_accents(nick).lower(), strip_accents(name).lower())
-            for name, nicks in _name_nicknames().items()
-            for nick in nicks
-        }
-    )
-    return np.array([r[0] for r in rows], dtype=str), np.array([r[1] for r in rows], dtype=str)
-
-
-def _formal_sets(values: StrArray) -> IntArray:
-    """Per value, the codes of the formal names it may stand for (itself and every name it is a
-    nickname of), padded with -1: two names may be one person's when their sets intersect."""
-    if values.size == 0:
-        return np.full((0, 1), -1, np.int64)
-    low = np.char.lower(values)
-    nick, formal = _formal_table()
-    lo = np.searchsorted(nick, low, side="left")
-    hi = np.searchsorted(nick, low, side="right")
-    count = hi - lo
-    width = 1 + int(count.max(initial=0))
-    names = np.full((values.size, width), "", dtype=np.result_type(low.dtype, formal.dtype))
-    names[:, 0] = low
-    for k in range(width - 1):
-        has = count > k
-        names[has, k + 1] = formal[lo[has] + k]
-    _, inv = np.unique(names, return_inverse=True)
-    codes = inv.reshape(names.shape).astype(np.int64)
-    out: IntArray = np.where(names != "", codes, -1)
-    return out
-
-
-def _share_formal(sets: IntArray, a: IntArray, b: IntArray) -> npt.NDArray[np.bool_]:
-    fa, fb = sets[a], sets[b]
-    hit = np.zeros(a.size, bool)
-    for i in range(sets.shape[1]):
-        for j in range(sets.shape[1]):
-            hit |= (fa[:, i] >= 0) & (fa[:, i] == fb[:, j])
-    return hit
-
-
 @attrs.frozen(kw_only=True)
 class NameComparison(Comparison):
     """Names: exact; nicknames (Bill = William, and a nickname of several names, Ned or Ed, agrees
@@ -296,8 +249,8 @@ class NameComparison(Comparison):
     def _value_levels(self, col: Encoded, a: IntArray, b: IntArray) -> LevelArray:
         coded = col.derived("lower", lambda x: Coded.of(np.char.lower(x)))
         canon = col.derived("canonical", _canonical_codes)
-        sets = col.derived("formal_sets", _formal_sets)
-        nick = (canon[a] == canon[b]) | _share_formal(sets, a, b)
+        sets = col.derived("formal_sets", formal_sets)
+        nick = (canon[a] == canon[b]) | share_formal(sets, a, b)
         la, lb = coded.n[a], coded.n[b]
         initial = (np.minimum(la, lb) == 1) & (np.maximum(la, lb) > 1)
         initial &= coded.cp[a, 0] == coded.cp[b, 0]

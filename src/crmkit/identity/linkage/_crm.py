@@ -1,7 +1,10 @@
 """The CRM default: Fellegi–Sunter over the normalized standard fields of an identity graph.
 
 A pair whose given names or birth dates disagree outright (both present, level "else") is never
-linked: household members share surname, address and phone, and only those fields tell them apart.
+linked, nor one whose given names are similar but not compatible (Olivia/Oliver, Laura/Clara: no
+spelling, nickname, initial or abbreviation of each other, as corroboration of a shared inbox
+decides): household members share surname, address and phone, and only those fields tell them
+apart.
 
 [`resolve`][crmkit.identity.resolve] runs it after the deterministic rules when the policy
 declares the scored rule ``fellegi_sunter`` (the default policy does). Values a rule blocks (relay
@@ -17,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from crmkit.errors import InvalidInputError
+from crmkit.identity._corroborate import compatible_names
 from crmkit.identity._graph import IdentityGraph
 from crmkit.identity.linkage._blocking import Blocking, BlockingRule
 from crmkit.identity.linkage._columns import Encoded, LinkageTable
@@ -30,6 +34,7 @@ from crmkit.identity.linkage._comparisons import (
 )
 from crmkit.identity.linkage._link import RULE, scored_links
 from crmkit.identity.linkage._model import FellegiSunter, FellegiSunterFit, compare_pairs
+from crmkit.identity.linkage._scores import ScoredPairs
 
 __all__ = ["MIN_RECORDS", "crm_model", "crm_table", "link_graph"]
 
@@ -189,16 +194,19 @@ def _links(
     of its links are kept (not the levels, contributions or record ids of every scored pair)."""
     guard = [k for k, c in enumerate(fit.comparisons) if c.column in ("first_name", "birth_date")]
     last = [len(fit.comparisons[k].level_names()) - 1 for k in guard]
+    given = next((k for k, c in enumerate(fit.comparisons) if c.column == "first_name"), None)
     parts: list[tuple[Any, ...]] = []
     for ca, cb in spec.blocking.pairs(table, chunk_size=spec.chunk_size, among=new):
         cand = compare_pairs(fit.comparisons, table, ca, cb)
         scored = fit.score(table, cand, min_probability=fit.threshold)
         ok, _ = scored_links(scored, fit.threshold)
         # households share surname, address and phone: a given name or birth date that
-        # disagrees outright (level "else", both present) marks another person, whatever the
-        # other evidence
+        # disagrees outright (level "else", both present), or a given name that is only similar
+        # (Olivia/Oliver), marks another person, whatever the other evidence
         for k, lv in zip(guard, last, strict=True):
             ok &= scored.levels[:, k] != lv
+        if given is not None:
+            ok &= ~_other_given_name(table, fit, given, scored, ok)
         # a pair already in one entity changes nothing: only links that may join entities go
         # to the graph (at 1M records most scored pairs repeat a deterministic link)
         ok &= entity[scored.a] != entity[scored.b]
@@ -210,6 +218,31 @@ def _links(
         return e, e, f, f
     a, b, prob, weight = (np.concatenate([p[i] for p in parts]) for i in range(4))
     return a, b, prob, weight
+
+
+def _other_given_name(
+    table: LinkageTable,
+    fit: FellegiSunterFit,
+    k: int,
+    scored: ScoredPairs,
+    sel: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.bool_]:
+    """Pairs (of those ``sel``) whose given names are both present and not compatible (no
+    spelling, nickname, initial or abbreviation of each other: Olivia/Oliver, Laura/Clara), as
+    corroboration decides for a shared inbox; first and last name swapped is left to the score."""
+    col = table.column(fit.comparisons[k].column)
+    names = fit.comparisons[k].level_names()
+    ca, cb = col.codes[scored.a], col.codes[scored.b]
+    check = sel & (ca >= 0) & (cb >= 0) & (ca != cb)
+    if "swapped" in names:
+        check &= scored.levels[:, k] != names.index("swapped")
+    out = np.zeros(sel.size, bool)
+    at = np.flatnonzero(check)
+    if at.size:
+        pairs, inv = np.unique(np.stack([ca[at], cb[at]]), axis=1, return_inverse=True)
+        ok = compatible_names(col.values[pairs[0]], col.values[pairs[1]])
+        out[at] = ~ok[inv.reshape(-1)]
+    return out
 
 
 def _check_fit(fit: FellegiSunterFit) -> None:

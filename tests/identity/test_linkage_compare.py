@@ -85,6 +85,45 @@ def test_name_levels_cover_nicknames_swaps_and_initials() -> None:
     ]  # fmt: skip
 
 
+def _lev(a: str, b: str) -> int:
+    d = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        prev, d[0] = d[0], i
+        for j in range(1, len(b) + 1):
+            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] != b[j - 1]))
+    return d[len(b)]
+
+
+@pytest.mark.parametrize("cap", [1, 2, 5])
+def test_edit_distances_at_any_cap_and_width(cap: int) -> None:
+    """Levenshtein and OSA distances equal plain dynamic programs up to ``cap`` (then cap + 1),
+    for strings of very different lengths on the two sides."""
+    rng = np.random.default_rng(cap)
+    a = [*_words(rng, 300), "abcdeabcdeabcde", ""]
+    b = [*(w[: rng.integers(0, 4)] for w in _words(rng, 300)), "", "abcdeabcdeabcd"]
+    osa = np.array([_osa(x, y) for x, y in zip(a, b, strict=True)])
+    lev = np.array([_lev(x, y) for x, y in zip(a, b, strict=True)])
+    np.testing.assert_array_equal(damerau_levenshtein(a, b, cap=cap), np.minimum(osa, cap + 1))
+    np.testing.assert_array_equal(levenshtein(a, b, cap=cap), np.minimum(lev, cap + 1))
+
+
+def test_swapped_names_level_equals_its_definition() -> None:
+    """The swapped level: first = other's last and last = other's first (as text; a missing
+    last name on both sides counts as equal), checked on random names against that definition."""
+    rng = np.random.default_rng(5)
+    pool = np.array(["ann", "lee", "bo", "kim", "max", ""])
+    first, last = pool[rng.integers(0, 5, 400)], pool[rng.integers(0, 6, 400)]
+    t = lk.read_table({"first": first, "last": last})
+    c = lk.NameComparison(column="first", swap_with="last", thresholds=(0.99,))
+    a, b = rng.integers(0, 400, 2000), rng.integers(0, 400, 2000)
+    lv = c.levels(t, a, b)
+    fa, fb, sa, sb = first[a], first[b], last[a], last[b]
+    want = (fa != fb) & (fa == sb) & (sa == fb) & (fa != "") & (sb != "")
+    # the swap level applies where no better level (exact, nickname) was found
+    assert ((lv == c.level_names().index("swapped")) == (want & (lv != 0) & (lv != 1))).all()
+    assert want.any() and (lv == 2).any()
+
+
 def test_date_levels_find_swaps_typos_and_distance() -> None:
     """Date levels: day/month swap, one-digit year typo, within 31 days, else."""
     t = lk.read_table(

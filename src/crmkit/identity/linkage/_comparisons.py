@@ -269,15 +269,32 @@ class NameComparison(Comparison):
         if not cand.any():
             return levels
         ia, ib = a[cand], b[cand]
-        swapped = (me.value_of(me.codes[ia]) == other.value_of(other.codes[ib])) & (
-            other.value_of(other.codes[ia]) == me.value_of(me.codes[ib])
-        )
-        swapped &= (me.codes[ia] >= 0) & (other.codes[ib] >= 0)
+        # codes of one column translated into the other's (compared as codes, not as text)
+        to_other = me.derived(f"codes_in:{self.swap_with}", lambda _: _codes_in(me, other))
+        to_me = other.derived(f"codes_in:{self.column}", lambda _: _codes_in(other, me))
+        ca, cb = me.codes[ia], other.codes[ib]
+        swapped = (ca >= 0) & (cb >= 0) & (_translate(to_other, ca) == cb)
+        swapped &= _translate(to_me, other.codes[ia]) == me.codes[ib]
         out = levels.copy()
         sub = out[cand]
         sub[swapped] = 2
         out[cand] = sub
         return out
+
+
+def _codes_in(src: Encoded, dst: Encoded) -> npt.NDArray[np.int32]:
+    """For each value of ``src``, its code in ``dst`` (-2 where ``dst`` does not hold it)."""
+    if not dst.values.size:
+        return np.full(src.values.size, -2, np.int32)
+    pos = np.minimum(np.searchsorted(dst.values, src.values), dst.values.size - 1)
+    return np.where(dst.values[pos] == src.values, pos, -2).astype(np.int32)
+
+
+def _translate(table: npt.NDArray[np.int32], codes: npt.NDArray[np.int32]) -> IntArray:
+    """``codes`` through ``table``; missing (-1) stays missing."""
+    if not table.size:
+        return np.where(codes >= 0, -2, -1).astype(np.int64)
+    return np.where(codes >= 0, table[np.maximum(codes, 0)], -1).astype(np.int64)
 
 
 def _date_parts(values: StrArray) -> tuple[IntArray, IntArray, IntArray, StrArray]:

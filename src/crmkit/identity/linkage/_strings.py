@@ -78,12 +78,12 @@ class Coded:
 
     cp: CodeArray
     n: IntArray
-    hist: npt.NDArray[np.int64]
+    hist: npt.NDArray[np.int8]  # counts <= MAX_LEN: one byte each keeps pair gathers small
 
     @staticmethod
     def of(values: Any) -> Coded:
         cp, n = encode(values)
-        return Coded(cp=cp, n=n, hist=_hist(cp))
+        return Coded(cp=cp, n=n, hist=_hist(cp).astype(np.int8))
 
 
 def jw_pairs(x: Coded, i: IntArray, y: Coded, j: IntArray, *, floor: float) -> FloatArray:
@@ -212,31 +212,34 @@ def _at_lengths(
 def _dp(
     ca: CodeArray, cb: CodeArray, na: IntArray, nb: IntArray, *, transpositions: bool, cap: int
 ) -> IntArray:
+    # One column of the dynamic program per character of ``b``, laid out position-major (each
+    # position of all pairs is contiguous) in small integers: the cells never exceed cap + 1.
     n = ca.shape[0]
     la, lb = ca.shape[1], cb.shape[1]
     big = cap + 1
+    cell = np.int16 if big < 2**14 else np.int64
     out = np.where(na == 0, np.minimum(nb, big), 0).astype(np.int64)
-    prev2 = np.zeros((n, lb + 1), np.int64)
-    prev = np.minimum(np.broadcast_to(np.arange(lb + 1), (n, lb + 1)), big).astype(np.int64)
+    at, bt = np.ascontiguousarray(ca.T), np.ascontiguousarray(cb.T)
+    prev2 = np.zeros((lb + 1, n), cell)
+    prev = np.repeat(np.minimum(np.arange(lb + 1), big).astype(cell)[:, None], n, axis=1)
     rows = np.arange(n)
     for i in range(1, la + 1):
-        live = na >= i
-        if not live.any():
+        if not (na >= i).any():
             break
-        cur = np.full((n, lb + 1), big, np.int64)
-        cur[:, 0] = min(i, big)
-        ai = ca[:, i - 1]
-        cost = (cb != ai[:, None]).astype(np.int64)
+        cur = np.full((lb + 1, n), big, cell)
+        cur[0] = min(i, big)
+        ai = at[i - 1]
         # cells farther than cap from the diagonal exceed the cap: skip them (a band)
         for j in range(max(1, i - big), min(lb, i + big) + 1):
-            best = np.minimum(prev[:, j], cur[:, j - 1]) + 1
-            best = np.minimum(best, prev[:, j - 1] + cost[:, j - 1])
+            differ = bt[j - 1] != ai
+            best = np.minimum(prev[j], cur[j - 1]) + 1
+            best = np.minimum(best, prev[j - 1] + differ)
             if transpositions and i > 1 and j > 1:
-                swap = (ai == cb[:, j - 2]) & (ca[:, i - 2] == cb[:, j - 1]) & (cost[:, j - 1] > 0)
-                best = np.where(swap, np.minimum(best, prev2[:, j - 2] + 1), best)
-            cur[:, j] = np.minimum(best, big)
+                swap = (ai == bt[j - 2]) & (at[i - 2] == bt[j - 1]) & differ
+                best = np.where(swap, np.minimum(best, prev2[j - 2] + 1), best)
+            cur[j] = np.minimum(best, big)
         done = na == i
-        out[done] = cur[rows[done], nb[done]]
+        out[done] = cur[nb[done], rows[done]]
         prev2, prev = prev, cur
     return out
 

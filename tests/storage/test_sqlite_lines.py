@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -254,3 +255,44 @@ def test_bulk_rows_bind_constant_columns_once(monkeypatch: pytest.MonkeyPatch, n
     )
     same.execute(con)
     assert con.execute("SELECT count(*) FROM t WHERE k = 5 AND cur = 'x'").fetchone() == (n,)
+
+
+def test_bulk_rows_send_a_constant_column_once_per_statement(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What reaches the driver: each group statement takes the constant once (as ?1) and the
+    varying columns once per row; the remainder rows go one statement each."""
+    from crmkit.storage.sqlite import _bulk
+
+    monkeypatch.setattr(_bulk, "ROWS_PER_STATEMENT", 4)
+    con = sqlite3.connect(":memory:")
+    con.execute("CREATE TABLE t (k INTEGER, cur TEXT, name TEXT)")
+    sent: list[tuple[str, list[list[object]]]] = []
+
+    class Recording:
+        def getlimit(self, category: int) -> int:
+            return con.getlimit(category)
+
+        def executemany(self, sql: str, params: list[list[object]]) -> None:
+            sent.append((sql, params))
+            con.executemany(sql, params)
+
+    rows = _bulk.BulkRows(
+        head="INSERT INTO t (k, cur, name) VALUES",
+        terms=("?", "?", "?"),
+        columns=(
+            _bulk.BulkColumn(values=np.arange(10)),
+            _bulk.BulkColumn(values=np.full(10, "EUR")),
+            _bulk.BulkColumn(values=np.array([f"n{i}" for i in range(10)])),
+        ),
+    )
+    rows.execute(Recording())  # type: ignore[arg-type]
+    (group_sql, groups), (single_sql, singles) = sent
+    numbers = [int(k) for k in re.findall(r"\?(\d+)", group_sql)]
+    assert numbers == [2, 1, 3, 4, 1, 5, 6, 1, 7, 8, 1, 9]  # k, cur, name per row; cur is ?1
+    assert [int(k) for k in re.findall(r"\?(\d+)", single_sql)] == [2, 1, 3]
+    assert groups == [["EUR", 0, "n0", 1, "n1", 2, "n2", 3, "n3"],
+                      ["EUR", 4, "n4", 5, "n5", 6, "n6", 7, "n7"]]  # fmt: skip
+    assert singles == [["EUR", 8, "n8"], ["EUR", 9, "n9"]]
+    got = con.execute("SELECT k, cur, name FROM t ORDER BY k").fetchall()
+    assert got == [(i, "EUR", f"n{i}") for i in range(10)]
